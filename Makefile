@@ -1,0 +1,37 @@
+# vru: two commands on a fresh machine — `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+HOME_DIR ?= vru-home
+
+.PHONY: setup demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+setup: $(STAMP)
+
+## make demo: synthetic Thames Valley + the real data.police.uk months → a lake in ./vru-home
+demo: $(STAMP)
+	$(BIN)/vru --home $(HOME_DIR) demo
+
+## make test: every test, on SQLite and on a throwaway PostgreSQL server
+test: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	@set -e; \
+	if [ -x scripts/pg.sh ]; then eval "$$(scripts/pg.sh start)"; trap 'scripts/pg.sh stop >/dev/null 2>&1 || true' EXIT; fi; \
+	$(BIN)/python -m pytest -q -p no:cacheprovider --timeout 900
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_ingest.py
+
+clean:
+	rm -rf $(VENV) $(HOME_DIR) .pytest_cache

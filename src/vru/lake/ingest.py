@@ -1,0 +1,431 @@
+"""Ingest: read → validate → quarantine → stage → diff against the lake → commit.
+
+Every input row ends up accepted (added or updated), quarantined, or a duplicate of what the
+lake already holds, and the three add up to the rows read. Rows are streamed block by block
+into an Arrow staging file, so memory stays bounded whatever the input size; the diff against
+the lake runs in DuckDB; each table gets at most one Delta commit per batch, and none when
+nothing changed. Delta commits are atomic, so a killed ingest leaves every table at its last
+version and the re-run, diffing against it, ingests exactly once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import getpass
+import json
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from vru.lake import engine
+from vru.lake.enrich import enrich
+from vru.lake.store import Store
+from vru.lake.tables import INGEST_LOG, SPECS, TableSpec, content_columns
+from vru.sources.base import QUARANTINE_SCHEMA, Problem, SourceError
+
+Progress = Callable[[str, int, int], None]  # (what, done, total)
+
+
+@dataclass
+class FileResult:
+    """Counts for one input file."""
+
+    name: str
+    kind: str = ""
+    sha256: str | None = None
+    rows_in: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    status: str = "ok"
+    message: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IngestResult:
+    """What one ingest command did: per-file counts and the lake versions after it."""
+
+    batch_id: str
+    files: list[FileResult]
+    tables: dict[str, int]
+    written: dict[str, int]
+
+    def total(self, key: str) -> int:
+        return sum(getattr(f, key) for f in self.files)
+
+    def summary(self) -> dict:
+        out = {k: self.total(k) for k in ("rows_in", "accepted", "quarantined", "duplicates",
+                                          "added", "updated", "removed")}
+        out["tables"] = self.tables
+        out["written"] = self.written
+        out["batch_id"] = self.batch_id
+        out["rejected_files"] = [{"file": f.name, "reason": f.message}
+                                 for f in self.files if f.status == "rejected"]
+        out["files"] = [asdict(f) for f in self.files]
+        return out
+
+
+@dataclass
+class _Target:
+    spec: TableSpec
+    scope: str | None = None  # SQL filter of the rows this batch may touch, e.g. source='x'
+    replace_unit: tuple[str, ...] = ()  # replace these units (force-month) wholesale
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _q(v: str) -> str:
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+class Batch:
+    """One ingest command: stage rows from many files, then `commit` them together."""
+
+    def __init__(self, store: Store, actor: str | None = None, command: str = "",
+                 progress: Progress | None = None) -> None:
+        self.store = store
+        self.actor = actor or getpass.getuser()
+        self.command = command
+        self.progress = progress
+        self.started = _now()
+        self.batch_id = f"{self.started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+        self.files: list[FileResult] = []
+        self.problems: list[tuple[int, Problem]] = []
+        self.targets: dict[str, _Target] = {}
+        self._writers: dict[str, pa.ipc.RecordBatchFileWriter] = {}
+        self._staging = store.home / "_staging" / self.batch_id
+        self._lock_file = None
+        self._touch: set[str] = {"quarantine"}
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def __enter__(self) -> Batch:
+        self.store.home.mkdir(parents=True, exist_ok=True)
+        self._lock_file = open(self.store.home / ".ingest.lock", "w")  # noqa: SIM115
+        fcntl.flock(self._lock_file, fcntl.LOCK_EX)  # one ingest at a time per home
+        stale = self.store.home / "_staging"
+        if stale.exists():  # left by a killed ingest: never committed, safe to drop
+            shutil.rmtree(stale, ignore_errors=True)
+        self._staging.mkdir(parents=True)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for w in self._writers.values():
+            with contextlib.suppress(Exception):
+                w.close()
+        shutil.rmtree(self._staging, ignore_errors=True)
+        if self._lock_file:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+
+    @property
+    def workdir(self) -> Path:
+        """Scratch space for extracted zips and decompressed files."""
+        return self._staging / "inputs"
+
+    # -- staging -------------------------------------------------------------------------
+    def add_file(self, name: str, kind: str = "") -> int:
+        self.files.append(FileResult(name=name, kind=kind))
+        return len(self.files) - 1
+
+    def reject(self, idx: int, err: SourceError) -> None:
+        f = self.files[idx]
+        f.status, f.message = "rejected", str(err)
+
+    def target(self, table: str, scope: str | None = None,
+               replace_unit: tuple[str, ...] = ()) -> None:
+        if table not in self.targets:
+            self.targets[table] = _Target(SPECS[table], scope, replace_unit)
+        self._touch.add(table)
+
+    def stage(self, table: str, rows: pa.Table, file_idx: int, geo: bool = True) -> None:
+        """Hash, enrich and stage canonical rows of ``table`` read from file ``file_idx``."""
+        spec = self.targets[table].spec
+        rows = rows.set_column(rows.column_names.index("row_hash"), "row_hash",
+                               _row_hash(rows, content_columns(spec)))
+        if geo and "geo_status" in rows.column_names:
+            rows = enrich(rows)
+        rows = rows.set_column(rows.column_names.index("batch_id"), "batch_id",
+                               pa.array([self.batch_id] * rows.num_rows, pa.string()))
+        rows = rows.append_column("_file", pa.array([file_idx] * rows.num_rows, pa.int32()))
+        w = self._writers.get(table)
+        if w is None:
+            w = pa.ipc.new_file(str(self._staging / f"{table}.arrow"), rows.schema)
+            self._writers[table] = w
+        w.write_table(rows)
+
+    def quarantine(self, file_idx: int, problems: list[Problem]) -> None:
+        self.problems.extend((file_idx, p) for p in problems)
+
+    def count_read(self, file_idx: int, rows_in: int, notes: list[str]) -> None:
+        f = self.files[file_idx]
+        f.rows_in += rows_in
+        f.notes.extend(notes)
+
+    # -- commit --------------------------------------------------------------------------
+    def commit(self) -> IngestResult:
+        for w in self._writers.values():
+            w.close()
+        self._writers.clear()
+        written: dict[str, int] = {}
+        con = duckdb.connect(config={"temp_directory": str(self._staging / "duckdb")})
+        try:
+            for name, tgt in self.targets.items():
+                path = self._staging / f"{name}.arrow"
+                if not path.exists():
+                    continue
+                if self.progress:
+                    self.progress(f"merging into {name}", 0, 1)
+                v = self._apply(con, tgt, path)
+                if v is not None:
+                    written[name] = v
+                if self.progress:
+                    self.progress(f"merging into {name}", 1, 1)
+            if "outcomes" in written or ("incidents" in written and self.store.exists("outcomes")):
+                v = self._apply_outcomes(con)
+                if v is not None:
+                    written["incidents"] = v
+        finally:
+            con.close()
+        for i, f in enumerate(self.files):
+            if f.status != "rejected":
+                f.quarantined += sum(1 for j, _ in self.problems if j == i)
+        v = self._write_quarantine()
+        if v is not None:
+            written["quarantine"] = v
+        for name in self._touch:
+            self.store.ensure(SPECS[name])
+        tables = {n: self.store.version(n) for n in sorted(self._touch)}
+        self._write_log(tables)
+        return IngestResult(self.batch_id, self.files, tables, written)
+
+    def _apply(self, con: duckdb.DuckDBPyConnection, tgt: _Target, path: Path) -> int | None:
+        spec = tgt.spec
+        staged = ds.dataset(str(path), format="arrow")
+        con.register("new_all", staged)
+        rejected = [i for i, f in enumerate(self.files) if f.status == "rejected"] or [-1]
+        # a file that failed part-way is rejected whole: drop what it had staged
+        con.execute("CREATE OR REPLACE TEMP VIEW new_raw AS SELECT * FROM new_all "
+                    f"WHERE _file NOT IN ({', '.join(map(str, rejected))})")
+        key = _key_sql(spec.key)
+        unit = list(tgt.replace_unit)
+        unit_cols = "".join(f", {u}" for u in unit)
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE nk AS
+            SELECT {key} AS k, row_hash, _file, source_line{unit_cols},
+                   row_number() OVER w AS occ, first_value(row_hash) OVER w AS h0,
+                   first_value(_file) OVER w AS f0, first_value(source_line) OVER w AS l0
+            FROM new_raw WINDOW w AS (PARTITION BY {key} ORDER BY _file, source_line)""")
+        old = engine.register(con, self.store, spec.name, alias="old_all") or None
+        scope = f"WHERE {tgt.scope}" if tgt.scope else ""
+        if old is not None:
+            if unit:
+                tup = ", ".join(unit)
+                where = (f"{scope + ' AND' if scope else 'WHERE'} ({tup}) IN "
+                         f"(SELECT DISTINCT {tup} FROM nk)")
+            else:
+                where = f"{scope + ' AND' if scope else 'WHERE'} {key} IN (SELECT k FROM nk)"
+            con.execute(f"CREATE OR REPLACE TEMP TABLE ok AS SELECT {key} AS k, row_hash"
+                        f"{unit_cols} FROM old_all {where}")
+        else:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE ok AS SELECT k, row_hash{unit_cols} "
+                        "FROM nk WHERE false")
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE st AS
+            SELECT nk.*, CASE
+                WHEN occ > 1 AND nk.row_hash = h0 THEN 'duplicate'
+                WHEN occ > 1 THEN 'conflict'
+                WHEN o.k IS NULL THEN 'added'
+                WHEN o.row_hash = nk.row_hash THEN 'duplicate'
+                ELSE 'updated' END AS status
+            FROM nk LEFT JOIN ok o ON o.k = nk.k""")
+        for fi, status, n in con.execute(
+                "SELECT _file, status, count(*) FROM st GROUP BY ALL").fetchall():
+            f = self.files[fi]
+            if status == "added":
+                f.added += n
+                f.accepted += n
+            elif status == "updated":
+                f.updated += n
+                f.accepted += n
+            elif status == "duplicate":
+                f.duplicates += n
+        conflicts = con.execute(
+            "SELECT _file, source_line, k, f0, l0 FROM st WHERE status = 'conflict'").fetchall()
+        for fi, line, k, f0, l0 in conflicts:
+            self.problems.append((fi, Problem(
+                file=self.files[fi].name, line=line, field=",".join(spec.key),
+                reason=(f"same {'/'.join(spec.key)} ({k}) as {self.files[f0].name} line {l0} "
+                        "with different content; one release must be chosen"),
+                raw="")))
+        changed_units: list[tuple] = []
+        if unit:
+            removed = con.execute(f"""
+                SELECT {', '.join(unit)}, count(*) FROM ok
+                WHERE k NOT IN (SELECT k FROM nk) GROUP BY ALL""").fetchall()
+            first_file = dict(((*r[:-1],), r[-1]) for r in con.execute(
+                f"SELECT {', '.join(unit)}, min(_file) FROM nk GROUP BY ALL").fetchall())
+            for *u, n in removed:
+                self.files[first_file[tuple(u)]].removed += n
+            changed_units = [tuple(r) for r in con.execute(f"""
+                SELECT DISTINCT {', '.join(unit)} FROM st WHERE status IN ('added','updated')
+                UNION SELECT {', '.join(unit)} FROM ok WHERE k NOT IN (SELECT k FROM nk)
+            """).fetchall()]
+            if not changed_units:
+                return None
+            con.register("cu", pa.table({u: [c[i] for c in changed_units]
+                                         for i, u in enumerate(unit)}))
+            select = f"""
+                SELECT n.* EXCLUDE (_file) FROM new_raw n
+                JOIN st ON st.k = {_key_sql(spec.key, 'n')} AND st._file = n._file
+                     AND st.source_line = n.source_line AND st.occ = 1
+                WHERE ({', '.join('n.' + u for u in unit)}) IN (SELECT * FROM cu)"""
+            unit_pred = " OR ".join(
+                "(" + " AND ".join(f"{u} = {_q(v)}" for u, v in zip(unit, c, strict=True)) + ")"
+                for c in changed_units)
+            predicate = f"({tgt.scope}) AND ({unit_pred})" if tgt.scope else unit_pred
+            reader = _conform_reader(con.sql(select), spec.schema)
+            return self.store.write(spec, reader, mode="overwrite", predicate=predicate,
+                                    metadata={"batch_id": self.batch_id, "actor": self.actor})
+        n_upd, n_add = con.execute("SELECT count(*) FILTER (status='updated'), "
+                                   "count(*) FILTER (status='added') FROM st").fetchall()[0]
+        if n_upd + n_add == 0:
+            return None
+        select = f"""
+            SELECT n.* EXCLUDE (_file) FROM new_raw n
+            JOIN st ON st.k = {_key_sql(spec.key, 'n')} AND st._file = n._file
+                 AND st.source_line = n.source_line
+            WHERE st.status IN ('added', 'updated')"""
+        reader = _conform_reader(con.sql(select), spec.schema)
+        meta = {"batch_id": self.batch_id, "actor": self.actor}
+        if n_upd == 0 or old is None:
+            return self.store.write(spec, reader, mode="append", metadata=meta)
+        dt = self.store.table(spec.name)
+        pred = " AND ".join(f"t.{k} = s.{k}" for k in spec.key)
+        from deltalake import CommitProperties
+        (dt.merge(reader, predicate=pred, source_alias="s", target_alias="t",
+                  commit_properties=CommitProperties(custom_metadata=meta))
+           .when_matched_update_all().when_not_matched_insert_all().execute())
+        return self.store.version(spec.name)
+
+    def _apply_outcomes(self, con: duckdb.DuckDBPyConnection) -> int | None:
+        """Set incidents.outcome to each crime's latest reported outcome."""
+        if not (engine.register(con, self.store, "incidents", alias="inc")
+                and engine.register(con, self.store, "outcomes", alias="outc")):
+            return None
+        latest = con.sql("""
+            WITH latest AS (
+                SELECT source, source_ref, arg_max(outcome, outcome_date) AS outcome,
+                       max(outcome_date) AS outcome_date
+                FROM outc GROUP BY ALL)
+            SELECT l.* FROM latest l JOIN inc i USING (source, source_ref)
+            WHERE (i.outcome_date IS NULL OR l.outcome_date >= i.outcome_date)
+              AND (i.outcome IS DISTINCT FROM l.outcome
+                   OR i.outcome_date IS DISTINCT FROM l.outcome_date)""").to_arrow_table()
+        if latest.num_rows == 0:
+            return None
+        dt = self.store.table("incidents")
+        from deltalake import CommitProperties
+        (dt.merge(latest, predicate="t.source = s.source AND t.source_ref = s.source_ref",
+                  source_alias="s", target_alias="t",
+                  commit_properties=CommitProperties(custom_metadata={
+                      "batch_id": self.batch_id, "actor": self.actor,
+                      "vru_step": "apply latest outcomes"}))
+           .when_matched_update(updates={"outcome": "s.outcome",
+                                         "outcome_date": "s.outcome_date"})
+           .execute())
+        return self.store.version("incidents")
+
+    def _write_quarantine(self) -> int | None:
+        if not self.problems:
+            return None
+        rows = {f.name: [] for f in QUARANTINE_SCHEMA}
+        for fi, p in self.problems:
+            f = self.files[fi]
+            if f.status == "rejected":
+                continue
+            rows["batch_id"].append(self.batch_id)
+            rows["source"].append(f.kind)
+            rows["source_file"].append(p.file if p.file else f.name)
+            rows["file_sha256"].append(f.sha256)
+            rows["line"].append(p.line)
+            rows["field"].append(p.field)
+            rows["reason"].append(p.reason)
+            rows["raw"].append(p.raw)
+        new = pa.table(rows, schema=QUARANTINE_SCHEMA)
+        if new.num_rows == 0:
+            return None
+        con = duckdb.connect()
+        if engine.register(con, self.store, "quarantine", alias="old"):
+            con.register("new", new)
+            new = con.sql("""
+                SELECT n.* FROM new n ANTI JOIN old o
+                ON o.file_sha256 IS NOT DISTINCT FROM n.file_sha256
+                   AND o.line IS NOT DISTINCT FROM n.line
+                   AND o.field IS NOT DISTINCT FROM n.field AND o.reason = n.reason
+            """).to_arrow_table().cast(QUARANTINE_SCHEMA)
+        con.close()
+        if new.num_rows == 0:
+            return None
+        return self.store.write(SPECS["quarantine"], new, mode="append",
+                                metadata={"batch_id": self.batch_id})
+
+    def _write_log(self, tables: dict[str, int]) -> None:
+        finished = _now()
+        rows = []
+        for f in self.files:
+            rows.append({
+                "batch_id": self.batch_id, "actor": self.actor, "started": self.started,
+                "finished": finished, "command": self.command, "source_file": f.name,
+                "file_sha256": f.sha256, "kind": f.kind, "status": f.status,
+                "message": "; ".join([f.message, *f.notes]).strip("; "),
+                "rows_in": f.rows_in, "accepted": f.accepted, "quarantined": f.quarantined,
+                "duplicates": f.duplicates, "added": f.added, "updated": f.updated,
+                "removed": f.removed, "table_versions": json.dumps(tables),
+            })
+        if rows:
+            self.store.write(SPECS["ingest_log"], pa.Table.from_pylist(rows, schema=INGEST_LOG),
+                             mode="append", metadata={"batch_id": self.batch_id})
+
+
+def _key_sql(key: tuple[str, ...], alias: str | None = None) -> str:
+    cols = [f"{alias}.{k}" if alias else k for k in key]
+    if len(cols) == 1:
+        return cols[0]
+    return "concat_ws(chr(31), " + ", ".join(f"coalesce(CAST({c} AS VARCHAR), '')"
+                                             for c in cols) + ")"
+
+
+def _row_hash(rows: pa.Table, columns: list[str]) -> pa.Array:
+    """MD5 of a row's content columns as the source gave them (before derived geography)."""
+    cols = [c for c in columns if c in rows.column_names]
+    con = duckdb.connect()
+    con.register("r", rows.select(cols))
+    expr = ", ".join(f"coalesce(CAST(\"{c}\" AS VARCHAR), chr(0))" for c in cols)
+    h = con.sql(f"SELECT md5(concat_ws(chr(31), {expr})) FROM r").to_arrow_table()
+    con.close()
+    return h.column(0).combine_chunks().cast(pa.string())
+
+
+def _conform_reader(rel: duckdb.DuckDBPyRelation, schema: pa.Schema,
+                    rows: int = 262_144) -> pa.RecordBatchReader:
+    src = rel.to_arrow_reader(rows)
+
+    def gen() -> Iterator[pa.RecordBatch]:
+        for b in src:
+            yield from pa.Table.from_batches([b]).select(schema.names).cast(schema).to_batches()
+
+    return pa.RecordBatchReader.from_batches(schema, gen())

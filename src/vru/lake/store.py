@@ -1,0 +1,80 @@
+"""Delta tables on disk: where each table lives, its version, reading and committing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+
+from vru.lake.tables import SPECS, TableSpec
+
+
+class Store:
+    """The Delta tables under ``<home>/lake/``."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = Path(home)
+        self.root = self.home / "lake"
+
+    def path(self, name: str) -> Path:
+        return self.root / name
+
+    def exists(self, name: str) -> bool:
+        return DeltaTable.is_deltatable(str(self.path(name)))
+
+    def table(self, name: str, version: int | None = None) -> DeltaTable | None:
+        if not self.exists(name):
+            return None
+        return DeltaTable(str(self.path(name)), version=version)
+
+    def version(self, name: str) -> int | None:
+        dt = self.table(name)
+        return None if dt is None else dt.version()
+
+    def versions(self) -> dict[str, int]:
+        """Current version of every table in the lake."""
+        if not self.root.exists():
+            return {}
+        out = {}
+        for p in sorted(self.root.iterdir()):
+            if p.is_dir() and DeltaTable.is_deltatable(str(p)):
+                out[p.name] = DeltaTable(str(p)).version()
+        return out
+
+    def dataset(self, name: str, version: int | None = None) -> ds.Dataset | None:
+        dt = self.table(name, version)
+        return None if dt is None else dt.to_pyarrow_dataset()
+
+    def read(self, name: str, columns: list[str] | None = None, filter=None,
+             version: int | None = None) -> pa.Table:
+        """Rows of a table (empty table of its schema when it does not exist yet)."""
+        d = self.dataset(name, version)
+        if d is None:
+            schema = SPECS[name].schema if name in SPECS else pa.schema([])
+            t = schema.empty_table()
+            return t.select(columns) if columns else t
+        return d.to_table(columns=columns, filter=filter)
+
+    def write(self, spec: TableSpec, data, mode: str = "append", predicate: str | None = None,
+              metadata: dict | None = None) -> int:
+        """Commit ``data`` (Arrow table or record batch reader) and return the new version."""
+        props = CommitProperties(custom_metadata={k: json.dumps(v) if not isinstance(v, str)
+                                                  else v for k, v in (metadata or {}).items()})
+        kwargs = {}
+        if not self.exists(spec.name):
+            kwargs["partition_by"] = list(spec.partition_by) or None
+            mode = "append" if mode == "overwrite" and predicate else mode
+            predicate = None
+        self.root.mkdir(parents=True, exist_ok=True)
+        write_deltalake(str(self.path(spec.name)), data, mode=mode, predicate=predicate,
+                        commit_properties=props, **kwargs)
+        return DeltaTable(str(self.path(spec.name))).version()
+
+    def ensure(self, spec: TableSpec) -> int:
+        """Create an empty table if missing (so readers find every table); return version."""
+        if not self.exists(spec.name):
+            return self.write(spec, spec.schema.empty_table())
+        return self.version(spec.name)

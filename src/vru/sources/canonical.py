@@ -1,0 +1,132 @@
+"""Canonical Arrow schemas that every source maps onto, and the lake stores.
+
+Readers fill the source columns; the lake's ingest fills the derived ones (marked below):
+the missing coordinate system, ``lsoa11cd`` where a source lacks it, ``geo_status``,
+``row_hash``, ``batch_id``.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+TS = pa.timestamp("us")
+
+# One row per recorded crime / incident, from any source.
+INCIDENTS = pa.schema([
+    ("source", pa.string()),          # "police_uk", "force_extract"
+    ("source_ref", pa.string()),      # unique within source: Crime ID, force reference, or a
+                                      # content key for rows without one (police.uk ASB)
+    ("force", pa.string()),           # police force area name, as the source gives it
+    ("month", pa.string()),           # YYYY-MM (police.uk month; else month of occurred_from)
+    ("occurred_from", TS),            # null where only the month is known
+    ("occurred_to", TS),
+    ("time_precision", pa.string()),  # "month" | "day" | "minute"
+    ("category", pa.string()),        # data.police.uk crime type
+    ("offence_code", pa.string()),    # Home Office offence code, null for police.uk
+    ("offence_group", pa.string()),   # Home Office offence group, null where unknown
+    ("lon", pa.float64()),            # WGS84 (derived when the source gives BNG)
+    ("lat", pa.float64()),
+    ("easting", pa.float64()),        # British National Grid EPSG:27700 (derived from lon/lat)
+    ("northing", pa.float64()),
+    ("location", pa.string()),        # street / place description as given
+    ("lsoa11cd", pa.string()),        # as given, else point-in-polygon (derived)
+    ("geo_status", pa.string()),      # derived: ok | no_location | outside_boundaries |
+                                      # lsoa_differs (stated code kept, point falls elsewhere)
+    ("knife", pa.bool_()),            # knife / sharp instrument flag (null: not recorded)
+    ("domestic", pa.bool_()),
+    ("outcome", pa.string()),         # latest outcome (police.uk category or HO outcome text)
+    ("outcome_code", pa.string()),    # Home Office outcome type number, where known
+    ("outcome_date", pa.date32()),    # police.uk: first day of the outcome month
+    ("victim_age_band", pa.string()),
+    ("context", pa.string()),
+    ("source_file", pa.string()),
+    ("source_line", pa.int64()),
+    ("row_hash", pa.string()),        # derived: hash of content columns, for change detection
+    ("batch_id", pa.string()),        # derived
+])
+
+# Every outcome ever reported for a crime (police.uk outcomes files, force extract outcomes).
+OUTCOMES = pa.schema([
+    ("source", pa.string()),
+    ("source_ref", pa.string()),      # the crime's source_ref
+    ("force", pa.string()),
+    ("month", pa.string()),           # month the outcome was reported
+    ("outcome", pa.string()),
+    ("outcome_code", pa.string()),
+    ("outcome_date", pa.date32()),
+    ("source_file", pa.string()),
+    ("source_line", pa.int64()),
+    ("row_hash", pa.string()),
+    ("batch_id", pa.string()),
+])
+
+STOP_SEARCH = pa.schema([
+    ("source_ref", pa.string()),      # content key (police.uk has no id)
+    ("force", pa.string()),
+    ("month", pa.string()),
+    ("type", pa.string()),
+    ("date", TS),
+    ("part_of_operation", pa.bool_()),
+    ("operation", pa.string()),
+    ("lon", pa.float64()),
+    ("lat", pa.float64()),
+    ("easting", pa.float64()),
+    ("northing", pa.float64()),
+    ("lsoa11cd", pa.string()),
+    ("geo_status", pa.string()),
+    ("gender", pa.string()),
+    ("age_range", pa.string()),
+    ("self_defined_ethnicity", pa.string()),
+    ("officer_defined_ethnicity", pa.string()),
+    ("legislation", pa.string()),
+    ("object_of_search", pa.string()),
+    ("outcome", pa.string()),
+    ("outcome_linked", pa.bool_()),
+    ("removal_of_clothing", pa.bool_()),
+    ("source_file", pa.string()),
+    ("source_line", pa.int64()),
+    ("row_hash", pa.string()),
+    ("batch_id", pa.string()),
+])
+
+# Emergency-department assault attendances, NHS ISTV (ISB 1594): no personal identifiers.
+ED_ASSAULTS = pa.schema([
+    ("source_ref", pa.string()),      # site_code + attendance reference (or content key)
+    ("site_code", pa.string()),       # ODS code of the ED
+    ("arrival", TS),
+    ("assault", TS),                  # null where not recorded
+    ("month", pa.string()),           # month of the assault (else of arrival)
+    ("weapon", pa.string()),          # ISTV method/weapon category
+    ("location_type", pa.string()),   # ISTV location type
+    ("location_description", pa.string()),
+    ("lon", pa.float64()),            # geocoded from the description where possible
+    ("lat", pa.float64()),
+    ("easting", pa.float64()),
+    ("northing", pa.float64()),
+    ("geocode_level", pa.string()),   # postcode_district | place | none
+    ("lsoa11cd", pa.string()),
+    ("geo_status", pa.string()),
+    ("source_file", pa.string()),
+    ("source_line", pa.int64()),
+    ("row_hash", pa.string()),
+    ("batch_id", pa.string()),
+])
+
+DERIVED = {"row_hash", "batch_id", "geo_status"}
+
+
+def empty(schema: pa.Schema) -> pa.Table:
+    """An empty table of ``schema``."""
+    return schema.empty_table()
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Reorder/cast ``table`` to ``schema``, adding all-null columns it lacks."""
+    cols = []
+    n = table.num_rows
+    for f in schema:
+        if f.name in table.column_names:
+            cols.append(table[f.name].cast(f.type))
+        else:
+            cols.append(pa.nulls(n, f.type))
+    return pa.Table.from_arrays(cols, schema=schema)
