@@ -1,0 +1,507 @@
+"""Loaders for ONS statistical boundaries (LSOA, MSOA, LAD) and LSOA population, in EPSG:27700.
+
+Nothing here knows which force area is loaded: the shipped set is whatever files sit in
+``vru/data/geography/``, and a user can point any loader at their own GeoJSON files.
+Code columns carry their boundary year (``lsoa11cd``, ``msoa11cd``, ``lad13cd``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from vru.data import asset
+from vru.geo.crs import BNG, WGS84
+
+__all__ = [
+    "BoundaryError",
+    "load_lad",
+    "load_lsoa",
+    "load_msoa",
+    "lsoa_population",
+    "lsoa_to_msoa",
+]
+
+PathsArg = str | PathLike[str] | Iterable[str | PathLike[str]] | None
+
+# A GSS local authority district code: unitary (E06), non-metropolitan (E07), metropolitan
+# (E08), London borough (E09), Welsh unitary (W06).
+_LAD_CODE = re.compile(r"^[EW]0[6-9]\d{6}$")
+_BOUNDARY_SUFFIXES = (".geojson", ".json", ".geojson.gz", ".json.gz")
+
+
+class BoundaryError(ValueError):
+    """A boundary or lookup file cannot be used; the message names the file and the problem."""
+
+
+# ---------------------------------------------------------------------------------------------
+# reading files
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"boundary file not found: {path}") from None
+    if raw[:2] == b"\x1f\x8b":  # gzip magic, whatever the file is called
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise BoundaryError(f"{path}: damaged gzip file ({exc})") from None
+    return raw
+
+
+def _read_geojson(path: Path) -> gpd.GeoDataFrame:
+    raw = _read_bytes(path)
+    try:
+        frame = gpd.read_file(io.BytesIO(raw))
+    except Exception as exc:  # pyogrio raises several unrelated types for unreadable input
+        raise BoundaryError(f"{path}: not a readable GeoJSON file ({exc})") from None
+    minx, miny, maxx, maxy = frame.total_bounds if len(frame) else (0.0, 0.0, 0.0, 0.0)
+    looks_metric = max(abs(minx), abs(maxx)) > 180 or max(abs(miny), abs(maxy)) > 90
+    if frame.crs is None or (frame.crs.is_geographic and looks_metric):
+        # GeoJSON without a "crs" member is WGS84 by RFC 7946 (GDAL says so even when the
+        # numbers are metres): numbers beyond +-180/90 can only be grid metres.
+        frame = frame.set_crs(BNG if looks_metric else WGS84, allow_override=True)
+    return frame
+
+
+def _expand_paths(paths: PathsArg, shipped: str) -> tuple[str, ...]:
+    """Normalise the ``paths`` argument into a sorted tuple of files (hashable, for caching)."""
+    if paths is None:
+        items: list[Path] = [asset("geography", shipped)]
+    elif isinstance(paths, str | PathLike):
+        items = [Path(paths)]
+    else:
+        items = [Path(p) for p in paths]
+    files: list[Path] = []
+    for item in items:
+        if item.is_dir():
+            found = sorted(
+                p
+                for p in item.iterdir()
+                if p.is_file() and p.name.lower().endswith(_BOUNDARY_SUFFIXES)
+            )
+            if not found:
+                raise BoundaryError(
+                    f"{item}: folder holds no boundary files "
+                    f"(expected names ending {', '.join(_BOUNDARY_SUFFIXES)})"
+                )
+            files.extend(found)
+        elif item.exists():
+            files.append(item)
+        else:
+            raise FileNotFoundError(f"boundary file or folder not found: {item}")
+    return tuple(str(p.resolve()) for p in files)
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    for suffix in sorted(_BOUNDARY_SUFFIXES, key=len, reverse=True):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
+def _find_column(frame: pd.DataFrame, name: str) -> str | None:
+    for col in frame.columns:
+        if str(col).strip().lower() == name:
+            return str(col)
+    return None
+
+
+def _polygonal(geoms: np.ndarray) -> np.ndarray:
+    """Repair invalid polygons, keeping only their polygonal parts (some ONS shapes self-touch)."""
+    invalid = ~shapely.is_valid(geoms)
+    if invalid.any():
+        geoms = geoms.copy()
+        geoms[invalid] = shapely.make_valid(
+            geoms[invalid], method="structure", keep_collapsed=False
+        )
+    return geoms
+
+
+def _load_areas(files: tuple[str, ...], code: str, name: str) -> gpd.GeoDataFrame:
+    """Read boundary files into one frame: ``code``, ``name``, ``lad13cd``, geometry in BNG."""
+    parts: list[gpd.GeoDataFrame] = []
+    origin: dict[str, str] = {}
+    for f in files:
+        path = Path(f)
+        frame = _read_geojson(path)
+        code_col = _find_column(frame, code)
+        if code_col is None:
+            raise BoundaryError(
+                f"{path}: no {code.upper()} column (columns: {', '.join(map(str, frame.columns))})"
+            )
+        codes = frame[code_col].astype("string").str.strip()
+        if codes.isna().any() or (codes == "").any():
+            row = int(np.flatnonzero((codes.isna() | (codes == "")).to_numpy())[0])
+            raise BoundaryError(f"{path}: feature {row} has an empty {code.upper()}")
+        name_col = _find_column(frame, name)
+        lad_col = _find_column(frame, "lad13cd")
+        if lad_col is not None:
+            lad = frame[lad_col].astype("string").str.strip()
+            lad = lad.mask(lad == "")  # an empty district code is a missing one
+        else:
+            stem = _stem(path)
+            lad = pd.Series(
+                stem if _LAD_CODE.match(stem) else None, index=frame.index, dtype="string"
+            )
+        geom = frame.geometry.to_crs(BNG) if frame.crs != BNG else frame.geometry
+        if not np.isfinite(shapely.get_coordinates(geom.values)).all():
+            raise BoundaryError(f"{path}: coordinates cannot be placed in British National Grid")
+        empty = geom.isna() | geom.is_empty
+        if empty.any():
+            row = int(np.flatnonzero(empty.to_numpy())[0])
+            raise BoundaryError(f"{path}: feature {row} ({codes.iloc[row]}) has no geometry")
+        if not geom.geom_type.isin(["Polygon", "MultiPolygon"]).all():
+            bad = geom[~geom.geom_type.isin(["Polygon", "MultiPolygon"])]
+            raise BoundaryError(
+                f"{path}: feature {codes[bad.index[0]]} is a {bad.iloc[0].geom_type}, not a polygon"
+            )
+        for c in codes:
+            if c in origin:
+                where = (
+                    f"twice in {path}"
+                    if origin[c] == str(path)
+                    else (f"in both {origin[c]} and {path}")
+                )
+                raise BoundaryError(f"{code.upper()} {c} appears {where}")
+            origin[c] = str(path)
+        parts.append(
+            gpd.GeoDataFrame(
+                {
+                    code: codes.to_numpy(dtype=object),
+                    name: (
+                        frame[name_col].astype("string").str.strip().to_numpy(dtype=object)
+                        if name_col
+                        else np.full(len(frame), None, dtype=object)
+                    ),
+                    "lad13cd": lad.to_numpy(dtype=object),
+                },
+                geometry=_polygonal(np.asarray(geom.values, dtype=object)),
+                crs=BNG,
+            )
+        )
+    if not parts:
+        raise BoundaryError("no boundary files given")
+    out = pd.concat(parts, ignore_index=True)
+    # Sorted by code: row order (and so border tie-breaks in lookups) is deterministic.
+    out = out.sort_values(code, kind="stable").reset_index(drop=True)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=BNG)
+
+
+@lru_cache(maxsize=8)
+def _load_lsoa_cached(files: tuple[str, ...]) -> gpd.GeoDataFrame:
+    return _load_areas(files, "lsoa11cd", "lsoa11nm")
+
+
+@lru_cache(maxsize=8)
+def _load_msoa_cached(files: tuple[str, ...]) -> gpd.GeoDataFrame:
+    return _load_areas(files, "msoa11cd", "msoa11nm")
+
+
+def load_lsoa(paths: PathsArg = None) -> gpd.GeoDataFrame:
+    """Load 2011 LSOA boundaries in British National Grid.
+
+    Parameters
+    ----------
+    paths
+        ``None`` for the boundaries shipped with vru (one file per district); otherwise a
+        GeoJSON file, a folder of them (``*.geojson``, ``*.json``, optionally ``.gz``), or a
+        list of files/folders. Each file needs an ``LSOA11CD`` property (any case);
+        ``LSOA11NM`` and ``LAD13CD`` are optional. A file without a CRS is WGS84 (or BNG if
+        its coordinates are clearly metres).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``lsoa11cd``, ``lsoa11nm``, ``lad13cd``, ``geometry`` (EPSG:27700), sorted by
+        ``lsoa11cd``. ``lad13cd`` comes from a ``LAD13CD`` property if present, else from the
+        file name when it is a district code (as in the shipped set), else ``None``.
+
+    Raises
+    ------
+    FileNotFoundError
+        A given path does not exist.
+    BoundaryError
+        A file is unreadable, lacks the code column, has an empty code or geometry, or a code
+        appears twice.
+    """
+    return _load_lsoa_cached(_expand_paths(paths, "lsoa-2011")).copy()
+
+
+def load_msoa(paths: PathsArg = None) -> gpd.GeoDataFrame:
+    """Load 2011 MSOA boundaries in British National Grid.
+
+    Parameters
+    ----------
+    paths
+        As for :func:`load_lsoa`; files need an ``MSOA11CD`` property.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``msoa11cd``, ``msoa11nm``, ``lad13cd``, ``geometry`` (EPSG:27700).
+    """
+    return _load_msoa_cached(_expand_paths(paths, "msoa-2011")).copy()
+
+
+# ---------------------------------------------------------------------------------------------
+# local authority districts (TopoJSON)
+
+
+def _decode_arcs(topo: dict[str, Any]) -> list[np.ndarray]:
+    """Absolute coordinates of every TopoJSON arc (undoing delta encoding and quantisation)."""
+    transform = topo.get("transform")
+    arcs: list[np.ndarray] = []
+    for arc in topo["arcs"]:
+        pts = np.asarray(arc, dtype=np.float64)[:, :2]
+        if transform is not None:
+            pts = np.cumsum(pts, axis=0)
+            pts = pts * np.asarray(transform["scale"]) + np.asarray(transform["translate"])
+        arcs.append(pts)
+    return arcs
+
+
+def _ring(arcs: list[np.ndarray], indices: Sequence[int]) -> np.ndarray:
+    pieces = []
+    for k, i in enumerate(indices):
+        pts = arcs[i] if i >= 0 else arcs[~i][::-1]
+        pieces.append(pts if k == 0 else pts[1:])  # consecutive arcs share an end point
+    return np.concatenate(pieces)
+
+
+def _topo_geometry(arcs: list[np.ndarray], geom: dict[str, Any]) -> shapely.Geometry | None:
+    def polygon(rings: Sequence[Sequence[int]]) -> shapely.Polygon:
+        coords = [_ring(arcs, r) for r in rings]
+        return shapely.Polygon(coords[0], coords[1:])
+
+    kind = geom.get("type")
+    if kind == "Polygon":
+        return polygon(geom["arcs"])
+    if kind == "MultiPolygon":
+        return shapely.MultiPolygon([polygon(p) for p in geom["arcs"]])
+    return None
+
+
+@lru_cache(maxsize=2)
+def _load_lad_all(path: str) -> gpd.GeoDataFrame:
+    p = Path(path)
+    try:
+        topo = json.loads(_read_bytes(p))
+        objects = topo["objects"]
+        arcs = _decode_arcs(topo)
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise BoundaryError(f"{p}: not a readable TopoJSON file ({exc!r})") from None
+    rows: list[tuple[str, str | None, shapely.Geometry]] = []
+    for obj_name, obj in objects.items():
+        for n, g in enumerate(obj.get("geometries", [])):
+            props = {str(k).lower(): v for k, v in (g.get("properties") or {}).items()}
+            code = props.get("lad13cd") or g.get("id")
+            if not code:
+                raise BoundaryError(f"{p}: object {obj_name!r} geometry {n} has no LAD13CD")
+            try:
+                shape = _topo_geometry(arcs, g)
+            except (IndexError, ValueError, TypeError) as exc:
+                raise BoundaryError(f"{p}: district {code}: broken arcs ({exc})") from None
+            if shape is not None:
+                rows.append((str(code), props.get("lad13nm"), shape))
+    frame = gpd.GeoDataFrame(
+        {"lad13cd": [r[0] for r in rows], "lad13nm": [r[1] for r in rows]},
+        geometry=[r[2] for r in rows],
+        crs=WGS84,
+    ).to_crs(BNG)
+    # Quantised TopoJSON arcs often self-touch; repair so point-in-polygon behaves.
+    frame["geometry"] = _polygonal(np.asarray(frame.geometry.values, dtype=object))
+    return frame.sort_values("lad13cd", kind="stable").reset_index(drop=True)
+
+
+def load_lad(
+    codes: Iterable[str] | None = None,
+    *,
+    all_districts: bool = False,
+    lsoa_paths: PathsArg = None,
+    path: str | PathLike[str] | None = None,
+) -> gpd.GeoDataFrame:
+    """Load 2013 local authority district boundaries in British National Grid.
+
+    Parameters
+    ----------
+    codes
+        District codes to return. ``None``: the districts covered by the LSOAs that
+        ``load_lsoa(lsoa_paths)`` loads (their ``lad13cd``; for LSOAs without one, the
+        district holding the LSOA's representative point), unless ``all_districts``.
+    all_districts
+        Return every district in the file (all of England for the shipped file).
+    lsoa_paths
+        Passed to :func:`load_lsoa` when ``codes`` is ``None``; default the shipped set.
+    path
+        A TopoJSON file with ``LAD13CD``/``LAD13NM`` properties; default the shipped
+        ``geography/lad-2013-england.topo.json.gz`` (decoded here, no GDAL driver needed).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``lad13cd``, ``lad13nm``, ``geometry`` (EPSG:27700), sorted by code. The
+        shipped file is generalised (arcs quantised to about 60 m): use it for maps and
+        context, and LSOA boundaries for assigning points.
+
+    Raises
+    ------
+    BoundaryError
+        The file is unreadable, or a requested code is not in it.
+    """
+    src = (
+        str(Path(path).resolve())
+        if path
+        else str(asset("geography", "lad-2013-england.topo.json.gz"))
+    )
+    lad = _load_lad_all(src)
+    if all_districts and codes is None:
+        return lad.copy()
+    if codes is None:
+        lsoa = load_lsoa(lsoa_paths)
+        known = lsoa["lad13cd"].notna().to_numpy()
+        wanted = set(lsoa["lad13cd"][known])
+        if not known.all():
+            pts = shapely.point_on_surface(np.asarray(lsoa.geometry.values, dtype=object)[~known])
+            hits = shapely.STRtree(lad.geometry.values).query(pts, predicate="intersects")[1]
+            wanted |= set(lad["lad13cd"].to_numpy(dtype=object)[hits])
+    else:
+        wanted = {str(c).strip() for c in codes}
+    missing = sorted(wanted - set(lad["lad13cd"]))
+    if missing:
+        raise BoundaryError(f"{src}: no district {', '.join(missing)}")
+    return lad[lad["lad13cd"].isin(sorted(wanted))].reset_index(drop=True).copy()
+
+
+# ---------------------------------------------------------------------------------------------
+# population and lookups
+
+# File 6 column headers (matched by prefix, case-insensitive) -> vru names.
+_POPULATION_COLUMNS = {
+    "lsoa code (2011)": "lsoa11cd",
+    "total population: mid 2015": "population",
+    "dependent children aged 0-15: mid 2015": "population_0_15",
+    "population aged 16-59: mid 2015": "population_16_59",
+    "older population aged 60 and over: mid 2015": "population_60_plus",
+}
+
+
+@lru_cache(maxsize=2)
+def _population(path: str) -> pd.DataFrame:
+    p = Path(path)
+    try:
+        raw = pd.read_csv(p, thousands=",", encoding="utf-8-sig", dtype=str)
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        raise BoundaryError(f"{p}: not a readable CSV ({exc})") from None
+    rename: dict[str, str] = {}
+    for prefix, name in _POPULATION_COLUMNS.items():
+        hit = [c for c in raw.columns if str(c).strip().lower().startswith(prefix)]
+        if not hit:
+            raise BoundaryError(f"{p}: no column starting {prefix!r}")
+        rename[hit[0]] = name
+    out = raw[list(rename)].rename(columns=rename)
+    out["lsoa11cd"] = out["lsoa11cd"].str.strip()
+    for col in out.columns[1:]:
+        # dtype=str keeps "1,296" intact; strip separators here so a bad cell can be named.
+        values = pd.to_numeric(
+            out[col].str.replace(",", "", regex=False).str.strip(), errors="coerce"
+        )
+        if values.isna().any():
+            line = int(np.flatnonzero(values.isna().to_numpy())[0]) + 2  # header is line 1
+            raise BoundaryError(f"{p}: line {line}, column {col}: not a whole number")
+        out[col] = values.astype(np.int64)
+    return out
+
+
+def lsoa_population(path: str | None = None) -> pd.DataFrame:
+    """Mid-2015 LSOA population (IoD2019 File 6), for rates per resident.
+
+    Parameters
+    ----------
+    path
+        A CSV with the columns of IoD2019 File 6; default the shipped copy (all of England).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``lsoa11cd``, ``population`` (total, excluding prisoners), ``population_0_15``,
+        ``population_16_59``, ``population_60_plus``. A 10-24 population is NOT derivable
+        from this file (its bands are 0-15, 16-59, 60+), so none is given.
+    """
+    src = (
+        str(Path(path).resolve())
+        if path
+        else str(asset("deprivation", "File_6_-_IoD2019_Population_Denominators.csv.gz"))
+    )
+    return _population(src).copy()
+
+
+def lsoa_to_msoa(
+    lsoa: gpd.GeoDataFrame | None = None, msoa: gpd.GeoDataFrame | None = None
+) -> pd.DataFrame:
+    """Map each LSOA to the MSOA that contains it.
+
+    An LSOA named "Reading 001A" lies in MSOA "Reading 001" (ONS naming); LSOAs whose name
+    does not match are placed by the MSOA holding their representative point.
+
+    Parameters
+    ----------
+    lsoa, msoa
+        Boundaries as returned by :func:`load_lsoa` / :func:`load_msoa`; default the
+        shipped sets.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``lsoa11cd``, ``msoa11cd`` (``None`` when no MSOA contains the LSOA), ``method``
+        (``"name"`` or ``"spatial"``; ``None`` when unmatched), one row per LSOA.
+    """
+    lsoa = load_lsoa() if lsoa is None else lsoa
+    msoa = load_msoa() if msoa is None else msoa
+    by_name = {nm: cd for cd, nm in zip(msoa["msoa11cd"], msoa["msoa11nm"], strict=True) if nm}
+    names = lsoa["lsoa11nm"].fillna("").astype(str)
+    # "Reading 001A" -> "Reading 001": drop the trailing letter only when it is a letter.
+    stems = names.where(names.str.match(r".*\d[A-Z]$"), "").str[:-1]
+    code = stems.map(by_name)
+    method = pd.Series(np.where(code.notna(), "name", None), index=lsoa.index, dtype=object)
+    todo = code.isna().to_numpy()
+    if todo.any():
+        pts = shapely.point_on_surface(np.asarray(lsoa.geometry.values, dtype=object)[todo])
+        geoms = np.asarray(msoa.geometry.values, dtype=object)
+        tree = shapely.STRtree(geoms)
+        pairs = tree.query(pts, predicate="intersects")
+        # Several hits only on a shared border: keep the first MSOA in code order.
+        found = np.full(len(pts), len(geoms), dtype=np.int64)
+        np.minimum.at(found, pairs[0], pairs[1])
+        hit = found < len(geoms)
+        spatial = np.full(len(pts), None, dtype=object)
+        spatial[hit] = msoa["msoa11cd"].to_numpy(dtype=object)[found[hit]]
+        code = np.array(code, dtype=object)
+        code[todo] = spatial
+        method = np.array(method, dtype=object)
+        method[todo] = np.where(hit, "spatial", None)
+    else:
+        code = code.to_numpy(dtype=object)
+        method = method.to_numpy()
+    return pd.DataFrame(
+        {
+            "lsoa11cd": lsoa["lsoa11cd"].to_numpy(dtype=object),
+            "msoa11cd": code,
+            "method": method,
+        }
+    )

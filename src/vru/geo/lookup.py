@@ -1,0 +1,249 @@
+"""Fast point-in-polygon assignment of British National Grid points to area codes (LSOA, MSOA...).
+
+How it is fast: at build time the study area is covered by a raster of small square cells
+(about 4 million at most). A cell that no polygon boundary touches lies wholly inside one
+polygon, or wholly outside all of them, so its answer is stored once. Assigning a point is
+then one array look-up; only points in cells a boundary crosses are tested exactly (shapely
+STRtree, on unique coordinates only, since data.police.uk snaps crimes to shared map points).
+
+Points on a shared border belong to the polygon whose code sorts first, so every point gets
+exactly one answer, the same on every run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import shapely
+from scipy import ndimage
+
+__all__ = ["AreaIndex"]
+
+_MAX_CELLS = 4_000_000  # raster budget: 16 MB of int32 labels
+_MIN_CELL = 5.0  # metres; finer gains nothing for ONS boundaries
+_OUTSIDE = -1
+_BOUNDARY = -2
+
+
+def _finite_pair(
+    easting: npt.ArrayLike, northing: npt.ArrayLike
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    x = np.asarray(easting, dtype=np.float64).ravel()
+    y = np.asarray(northing, dtype=np.float64).ravel()
+    if x.shape != y.shape:
+        raise ValueError(f"easting and northing differ in length: {x.size} and {y.size}")
+    return x, y, np.isfinite(x) & np.isfinite(y)
+
+
+class AreaIndex:
+    """Assigns points (BNG metres) to the code of the polygon containing them.
+
+    Parameters
+    ----------
+    geometries
+        Polygons or multipolygons in EPSG:27700; they should not overlap (ONS areas don't).
+    codes
+        One code per geometry. Rows are ordered by code internally, so where polygons share
+        a border (or overlap) the smallest code wins.
+    cell_size
+        Side of the acceleration raster's cells in metres; default chosen from the extent so
+        the raster has at most about 4 million cells.
+
+    Examples
+    --------
+    >>> idx = AreaIndex.lsoa()
+    >>> idx.assign(np.array([471570.7, np.nan]), np.array([173559.5, 0.0]))  # Reading
+    array(['E01033415', None], dtype=object)
+    """
+
+    def __init__(
+        self,
+        geometries: Sequence[shapely.Geometry] | np.ndarray | gpd.GeoSeries,
+        codes: Sequence[str] | np.ndarray | pd.Series,
+        *,
+        cell_size: float | None = None,
+    ) -> None:
+        geoms = np.asarray(getattr(geometries, "values", geometries), dtype=object)
+        code_arr = np.asarray(codes, dtype=object)
+        if geoms.shape != code_arr.shape or geoms.ndim != 1:
+            raise ValueError(f"{geoms.size} geometries but {code_arr.size} codes")
+        keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+        geoms, code_arr = geoms[keep], code_arr[keep]
+        order = np.argsort(code_arr.astype(str), kind="stable")
+        self._geoms = geoms[order]
+        self._codes = code_arr[order]
+        shapely.prepare(self._geoms)
+        self._tree = shapely.STRtree(self._geoms)
+        self._build_raster(cell_size)
+
+    # -- construction -------------------------------------------------------------------------
+
+    @classmethod
+    def from_frame(cls, frame: gpd.GeoDataFrame, code_column: str, **kwargs: float) -> AreaIndex:
+        """Index a GeoDataFrame (reprojected to EPSG:27700 if needed) by one code column."""
+        if code_column not in frame.columns:
+            raise KeyError(f"no column {code_column!r} (columns: {', '.join(frame.columns)})")
+        if frame.crs is not None and frame.crs.to_epsg() != 27700:
+            frame = frame.to_crs(27700)
+        return cls(frame.geometry.values, frame[code_column].to_numpy(dtype=object), **kwargs)
+
+    @classmethod
+    def lsoa(cls) -> AreaIndex:
+        """Index of the shipped 2011 LSOA boundaries (built once per process)."""
+        return _shipped("lsoa")
+
+    @classmethod
+    def msoa(cls) -> AreaIndex:
+        """Index of the shipped 2011 MSOA boundaries (built once per process)."""
+        return _shipped("msoa")
+
+    def _build_raster(self, cell_size: float | None) -> None:
+        if len(self._geoms) == 0:
+            self._bounds = (np.nan, np.nan, np.nan, np.nan)
+            self._cell = 1.0
+            self._labels = np.full((0, 0), _OUTSIDE, dtype=np.int32)
+            return
+        minx, miny, maxx, maxy = (float(v) for v in shapely.total_bounds(self._geoms))
+        self._bounds = (minx, miny, maxx, maxy)
+        w, h = max(maxx - minx, 1.0), max(maxy - miny, 1.0)
+        cell = cell_size if cell_size else max(_MIN_CELL, float(np.sqrt(w * h / _MAX_CELLS)))
+        self._cell = float(cell)
+        # One spare cell on each side so boundary vertices on the extent stay inside the raster.
+        self._x0, self._y0 = minx - cell, miny - cell
+        ncol = int(np.ceil(w / cell)) + 3
+        nrow = int(np.ceil(h / cell)) + 3
+
+        # Mark every cell a boundary passes through. Boundaries are cut into pieces shorter
+        # than half a cell, so each piece spans at most 2 x 2 cells: marking its bounding
+        # cells (with a hair of slack against rounding) is conservative.
+        edges = shapely.segmentize(shapely.boundary(self._geoms), cell / 2.0)
+        coords, ring_of = shapely.get_coordinates(shapely.get_parts(edges), return_index=True)
+        same = ring_of[1:] == ring_of[:-1]
+        a, b = coords[:-1][same], coords[1:][same]
+        slack = cell * 1e-6
+        lo = np.floor((np.minimum(a, b) - slack - (self._x0, self._y0)) / cell).astype(np.int64)
+        hi = np.floor((np.maximum(a, b) + slack - (self._x0, self._y0)) / cell).astype(np.int64)
+        boundary = np.zeros((nrow, ncol), dtype=bool)
+        for cols in (lo[:, 0], hi[:, 0]):
+            for rows in (lo[:, 1], hi[:, 1]):
+                boundary[np.clip(rows, 0, nrow - 1), np.clip(cols, 0, ncol - 1)] = True
+
+        # Cells untouched by any boundary form regions lying wholly in one polygon (or none):
+        # test one cell centre per region. 4-connectivity keeps regions from leaking diagonally.
+        regions, nregions = ndimage.label(~boundary)
+        first = np.full(nregions + 1, -1, dtype=np.int64)
+        flat = regions.ravel()
+        idx = np.arange(flat.size, dtype=np.int64)[::-1]
+        first[flat[::-1]] = idx  # reversed write: the first cell of each region wins
+        reps = first[1:]
+        rx = self._x0 + (reps % ncol + 0.5) * cell
+        ry = self._y0 + (reps // ncol + 0.5) * cell
+        region_label = np.concatenate([[_BOUNDARY], self._exact(rx, ry)]).astype(np.int32)
+        self._labels = region_label[regions]
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def _exact(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Polygon position for each point (smallest on ties), -1 outside; no deduplication."""
+        out = np.full(x.size, np.iinfo(np.int64).max, dtype=np.int64)
+        if x.size:
+            pairs = self._tree.query(shapely.points(x, y), predicate="intersects")
+            np.minimum.at(out, pairs[0], pairs[1])
+        out[out == np.iinfo(np.int64).max] = _OUTSIDE
+        return out
+
+    def assign_index(self, easting: npt.ArrayLike, northing: npt.ArrayLike) -> np.ndarray:
+        """Position in :attr:`codes` of the polygon holding each point, or -1.
+
+        Parameters
+        ----------
+        easting, northing
+            British National Grid metres, equal length; NaN means no location.
+
+        Returns
+        -------
+        numpy.ndarray
+            int32 positions into :attr:`codes`; -1 for NaN or a point outside every polygon.
+        """
+        x, y, ok = _finite_pair(easting, northing)
+        out = np.full(x.size, _OUTSIDE, dtype=np.int32)
+        if not ok.any() or self._labels.size == 0:
+            return out
+        nrow, ncol = self._labels.shape
+        col = np.floor((x - self._x0) / self._cell)
+        row = np.floor((y - self._y0) / self._cell)
+        inside = ok & (col >= 0) & (col < ncol) & (row >= 0) & (row < nrow)
+        where = np.flatnonzero(inside)
+        label = self._labels[row[where].astype(np.intp), col[where].astype(np.intp)]
+        out[where] = label
+        hard = where[label == _BOUNDARY]
+        if hard.size:
+            # Snapped data repeats coordinates heavily: test each distinct point once.
+            key = x[hard] + 1j * y[hard]
+            inverse, uniq = pd.factorize(key)
+            found = self._exact(uniq.real, uniq.imag).astype(np.int32)
+            out[hard] = found[inverse]
+        return out
+
+    def assign(self, easting: npt.ArrayLike, northing: npt.ArrayLike) -> np.ndarray:
+        """Code of the polygon holding each point.
+
+        Parameters
+        ----------
+        easting, northing
+            British National Grid metres (see :func:`vru.geo.crs.to_bng`), equal length.
+
+        Returns
+        -------
+        numpy.ndarray
+            Object array of codes; ``None`` where a coordinate is NaN or the point is outside
+            every polygon. A point on a shared border gets the smallest of the codes.
+        """
+        pos = self.assign_index(easting, northing)
+        table = np.append(self._codes, None)  # position -1 reads the trailing None
+        return table[pos]
+
+    def covers(self, easting: npt.ArrayLike, northing: npt.ArrayLike) -> np.ndarray:
+        """Boolean mask: the point lies in (or on the edge of) some polygon."""
+        return self.assign_index(easting, northing) >= 0
+
+    @property
+    def codes(self) -> np.ndarray:
+        """All codes, in the order :meth:`assign_index` positions refer to (sorted)."""
+        return self._codes.copy()
+
+    @property
+    def geometries(self) -> np.ndarray:
+        """Polygons in :attr:`codes` order (EPSG:27700)."""
+        return self._geoms.copy()
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(min easting, min northing, max easting, max northing) of all polygons."""
+        return self._bounds
+
+    @property
+    def cell_size(self) -> float:
+        """Side in metres of the acceleration raster's cells."""
+        return self._cell
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+    def __repr__(self) -> str:
+        return f"AreaIndex({len(self)} areas, raster cell {self._cell:.1f} m)"
+
+
+@lru_cache(maxsize=2)
+def _shipped(kind: str) -> AreaIndex:
+    # Imported here: building an index for a user's own frame should not load shipped data.
+    from vru.geo.boundaries import load_lsoa, load_msoa
+
+    if kind == "lsoa":
+        return AreaIndex.from_frame(load_lsoa(), "lsoa11cd")
+    return AreaIndex.from_frame(load_msoa(), "msoa11cd")
