@@ -118,11 +118,13 @@ def test_whole_file_errors_name_the_file(tmp_path):
             raise AssertionError(f"{name} should be refused")
 
 
-def test_repeated_crime_id_with_other_content_is_quarantined(tmp_path):
+def test_repeated_crime_id_is_decided_by_the_lake(tmp_path):
+    from vru.lake.loaders import ingest_police_uk
+
     text = HEADER + "\n" + row() + row() + row(**{"Crime type": "Burglary"})
-    table, problems = read_street(write(tmp_path, "x-street.csv", text))
-    # an identical repeat is left for the lake to count as a duplicate
-    assert table.num_rows == 2 and len(problems) == 1 and problems[0].line == 4
+    s = ingest_police_uk(tmp_path / "home", [write(tmp_path, "x-street.csv", text)]).summary()
+    # the identical repeat is a duplicate; the one with other content is quarantined
+    assert (s["added"], s["duplicates"], s["quarantined"]) == (1, 1, 1)
 
 
 def test_kind_and_force_from_name(tmp_path):

@@ -7,7 +7,10 @@ from pathlib import Path
 
 
 def asset(*parts: str) -> Path:
-    """Path of a shipped data file, e.g. ``asset("geography", "lsoa-2011", "E06000038.json.gz")``."""
+    """Path of a shipped data file.
+
+    Example: ``asset("geography", "lsoa-2011", "E06000038.json.gz")``.
+    """
     p = Path(str(files("vru.data").joinpath(*parts)))
     if not p.exists():
         raise FileNotFoundError(f"vru data asset missing: {p} (reinstall vru)")

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from vru.lake import engine
 from vru.lake.enrich import enrich
@@ -32,6 +31,9 @@ from vru.lake.tables import INGEST_LOG, SPECS, TableSpec, content_columns
 from vru.sources.base import QUARANTINE_SCHEMA, Problem, SourceError
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
+
+MEMORY_LIMIT = "1GB"  # DuckDB's share while staging and diffing; it spills beyond this
+GEO_DERIVED = ("lon", "lat", "easting", "northing", "lsoa11cd", "geo_status")
 
 
 @dataclass
@@ -106,8 +108,9 @@ class Batch:
         self.files: list[FileResult] = []
         self.problems: list[tuple[int, Problem]] = []
         self.targets: dict[str, _Target] = {}
-        self._writers: dict[str, pa.ipc.RecordBatchFileWriter] = {}
+        self._staged: set[str] = set()
         self._staging = store.home / "_staging" / self.batch_id
+        self.con: duckdb.DuckDBPyConnection | None = None
         self._lock_file = None
         self._touch: set[str] = {"quarantine"}
 
@@ -120,12 +123,16 @@ class Batch:
         if stale.exists():  # left by a killed ingest: never committed, safe to drop
             shutil.rmtree(stale, ignore_errors=True)
         self._staging.mkdir(parents=True)
+        # staged rows live in DuckDB: native storage, bounded memory, spills to disk
+        self.con = duckdb.connect(":memory:", config={
+            "memory_limit": MEMORY_LIMIT, "temp_directory": str(self._staging / "spill"),
+            "preserve_insertion_order": False})
         return self
 
     def __exit__(self, *exc) -> None:
-        for w in self._writers.values():
+        if self.con is not None:
             with contextlib.suppress(Exception):
-                w.close()
+                self.con.close()
         shutil.rmtree(self._staging, ignore_errors=True)
         if self._lock_file:
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
@@ -152,20 +159,37 @@ class Batch:
         self._touch.add(table)
 
     def stage(self, table: str, rows: pa.Table, file_idx: int, geo: bool = True) -> None:
-        """Hash, enrich and stage canonical rows of ``table`` read from file ``file_idx``."""
+        """Enrich, hash and stage canonical rows of ``table`` read from file ``file_idx``.
+
+        ``row_hash`` covers the content as the source gave it: derived geography is hashed
+        as it was before enrichment, so a new boundary set or PROJ release does not turn
+        every row into an "update".
+        """
         spec = self.targets[table].spec
-        rows = rows.set_column(rows.column_names.index("row_hash"), "row_hash",
-                               _row_hash(rows, content_columns(spec)))
+        content = content_columns(spec)
+        given = rows.select([c for c in GEO_DERIVED if c in rows.column_names])
         if geo and "geo_status" in rows.column_names:
             rows = enrich(rows)
-        rows = rows.set_column(rows.column_names.index("batch_id"), "batch_id",
-                               pa.array([self.batch_id] * rows.num_rows, pa.string()))
-        rows = rows.append_column("_file", pa.array([file_idx] * rows.num_rows, pa.int32()))
-        w = self._writers.get(table)
-        if w is None:
-            w = pa.ipc.new_file(str(self._staging / f"{table}.arrow"), rows.schema)
-            self._writers[table] = w
-        w.write_table(rows)
+        con = self.con
+        con.register("_rows", rows)
+        join = ""
+        if given.num_columns:
+            con.register("_given", given)
+            join = "POSITIONAL JOIN _given"
+        parts = [f'coalesce(CAST(_given."{c}" AS VARCHAR), chr(0))' if c in GEO_DERIVED
+                 else f'coalesce(CAST(_rows."{c}" AS VARCHAR), chr(0))'
+                 for c in content if c in rows.column_names]
+        select = (f"SELECT _rows.* REPLACE (md5(concat_ws(chr(31), {', '.join(parts)})) AS "
+                  f"row_hash, '{self.batch_id}' AS batch_id), {int(file_idx)}::INTEGER AS _file "
+                  f"FROM _rows {join}")
+        if table not in self._staged:
+            con.execute(f'CREATE TABLE "s_{table}" AS {select}')
+            self._staged.add(table)
+        else:
+            con.execute(f'INSERT INTO "s_{table}" {select}')
+        con.unregister("_rows")
+        if join:
+            con.unregister("_given")
 
     def quarantine(self, file_idx: int, problems: list[Problem]) -> None:
         self.problems.extend((file_idx, p) for p in problems)
@@ -177,29 +201,22 @@ class Batch:
 
     # -- commit --------------------------------------------------------------------------
     def commit(self) -> IngestResult:
-        for w in self._writers.values():
-            w.close()
-        self._writers.clear()
         written: dict[str, int] = {}
-        con = duckdb.connect(config={"temp_directory": str(self._staging / "duckdb")})
-        try:
-            for name, tgt in self.targets.items():
-                path = self._staging / f"{name}.arrow"
-                if not path.exists():
-                    continue
-                if self.progress:
-                    self.progress(f"merging into {name}", 0, 1)
-                v = self._apply(con, tgt, path)
-                if v is not None:
-                    written[name] = v
-                if self.progress:
-                    self.progress(f"merging into {name}", 1, 1)
-            if "outcomes" in written or ("incidents" in written and self.store.exists("outcomes")):
-                v = self._apply_outcomes(con)
-                if v is not None:
-                    written["incidents"] = v
-        finally:
-            con.close()
+        con = self.con
+        for name, tgt in self.targets.items():
+            if name not in self._staged:
+                continue
+            if self.progress:
+                self.progress(f"merging into {name}", 0, 1)
+            v = self._apply(con, tgt)
+            if v is not None:
+                written[name] = v
+            if self.progress:
+                self.progress(f"merging into {name}", 1, 1)
+        if "outcomes" in written or ("incidents" in written and self.store.exists("outcomes")):
+            v = self._apply_outcomes(con)
+            if v is not None:
+                written["incidents"] = v
         for i, f in enumerate(self.files):
             if f.status != "rejected":
                 f.quarantined += sum(1 for j, _ in self.problems if j == i)
@@ -212,13 +229,11 @@ class Batch:
         self._write_log(tables)
         return IngestResult(self.batch_id, self.files, tables, written)
 
-    def _apply(self, con: duckdb.DuckDBPyConnection, tgt: _Target, path: Path) -> int | None:
+    def _apply(self, con: duckdb.DuckDBPyConnection, tgt: _Target) -> int | None:
         spec = tgt.spec
-        staged = ds.dataset(str(path), format="arrow")
-        con.register("new_all", staged)
         rejected = [i for i, f in enumerate(self.files) if f.status == "rejected"] or [-1]
         # a file that failed part-way is rejected whole: drop what it had staged
-        con.execute("CREATE OR REPLACE TEMP VIEW new_raw AS SELECT * FROM new_all "
+        con.execute(f'CREATE OR REPLACE TEMP VIEW new_raw AS SELECT * FROM "s_{spec.name}" '
                     f"WHERE _file NOT IN ({', '.join(map(str, rejected))})")
         key = _key_sql(spec.key)
         unit = list(tgt.replace_unit)
@@ -407,17 +422,6 @@ def _key_sql(key: tuple[str, ...], alias: str | None = None) -> str:
         return cols[0]
     return "concat_ws(chr(31), " + ", ".join(f"coalesce(CAST({c} AS VARCHAR), '')"
                                              for c in cols) + ")"
-
-
-def _row_hash(rows: pa.Table, columns: list[str]) -> pa.Array:
-    """MD5 of a row's content columns as the source gave them (before derived geography)."""
-    cols = [c for c in columns if c in rows.column_names]
-    con = duckdb.connect()
-    con.register("r", rows.select(cols))
-    expr = ", ".join(f"coalesce(CAST(\"{c}\" AS VARCHAR), chr(0))" for c in cols)
-    h = con.sql(f"SELECT md5(concat_ws(chr(31), {expr})) FROM r").to_arrow_table()
-    con.close()
-    return h.column(0).combine_chunks().cast(pa.string())
 
 
 def _conform_reader(rel: duckdb.DuckDBPyRelation, schema: pa.Schema,

@@ -1,1 +1,1 @@
-"""Readers of outside formats: each turns files into canonical Arrow tables plus quarantined rows."""
+"""Readers of outside formats: files → canonical Arrow tables plus quarantined rows."""

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -126,7 +127,6 @@ def iter_street(path: Path, facts: FileFacts, problems: list[Problem], name: str
     yielded plus problems.
     """
     asb_seen: dict[str, int] = {}  # content key → identical rows seen so far in this file
-    ids_seen: dict[str, str] = {}  # crime id → content hash, to catch a repeated id
     name = name or str(path)
     for batch in read_batches(path, STREET_COLUMNS, STREET_REQUIRED, facts, problems):
         t = batch.table
@@ -164,13 +164,9 @@ def iter_street(path: Path, facts: FileFacts, problems: list[Problem], name: str
         })
         raw = [t[c] for c in t.column_names]
         out, records, probs = split(out, batch.records, fails, name, raw)
-        keys, content, keep = _street_keys(out, records, asb_seen, ids_seen, problems, name,
-                                           raw_table=t, raw_records=batch.records)
         problems.extend(probs)
-        out = out.append_column("source_ref", keys).append_column("row_content", content)
-        if keep is not None:
-            out, records = out.filter(pa.array(keep)), records[keep]
-        out = out.drop_columns(["crime_id", "row_content"])
+        out = out.append_column("source_ref", _street_keys(out, asb_seen)).drop_columns(
+            ["crime_id"])
         out = out.append_column("source_file", pa.array(np.full(out.num_rows, name, dtype=object),
                                                         pa.string()))
         out = out.append_column("source_line", pa.array(records, pa.int64()))
@@ -189,45 +185,28 @@ FROM t
 """
 
 
-def _street_keys(out: pa.Table, records: np.ndarray, asb_seen: dict[str, int],
-                 ids_seen: dict[str, str], problems: list[Problem], name: str,
-                 raw_table: pa.Table, raw_records: np.ndarray
-                 ) -> tuple[pa.Array, pa.Array, np.ndarray | None]:
-    """source_ref for each row: the Crime ID, or 'h:' + content hash + ordinal for rows
-    without one. A Crime ID repeated in the file with other content is quarantined."""
+def _street_keys(out: pa.Table, asb_seen: dict[str, int]) -> pa.Array:
+    """source_ref for each row: the Crime ID, or 'h:' + content hash + ordinal among
+    identical rows of the file for rows without one (anti-social behaviour)."""
     con = duckdb.connect()
     con.register("t", out.select(["force", "month", "lon", "lat", "location", "lsoa11cd",
                                   "category", "outcome", "context"]))
     content = con.sql(_CONTENT_SQL).to_arrow_table()["h"].combine_chunks()
     con.close()
-    ids = out["crime_id"].to_numpy(zero_copy_only=False)
-    hashes = content.to_numpy(zero_copy_only=False)
-    keys = np.empty(len(ids), dtype=object)
-    keep = np.ones(len(ids), dtype=bool)
-    no_id = np.array([i is None for i in ids], dtype=bool)
-    for i in np.flatnonzero(no_id):
-        h = hashes[i]
-        k = asb_seen.get(h, 0)
-        asb_seen[h] = k + 1
-        keys[i] = f"h:{h[:24]}:{k}"
-    for i in np.flatnonzero(~no_id):
-        cid = ids[i]
-        prev = ids_seen.get(cid)
-        if prev is None:
-            ids_seen[cid] = hashes[i]
-        elif prev != hashes[i]:
-            keep[i] = False
-            problems.append(Problem(
-                file=name, line=int(records[i]), field="Crime ID",
-                reason=f"Crime ID {cid[:16]}… appears earlier in the file with other content",
-                raw=_raw_line(raw_table, raw_records, int(records[i]))))
-        keys[i] = cid
-    return (pa.array(keys, pa.string()), content, None if keep.all() else keep)
-
-
-def _raw_line(t: pa.Table, records: np.ndarray, rec: int) -> str:
-    i = int(np.searchsorted(records, rec))
-    return ",".join("" if v is None else str(v) for v in t.slice(i, 1).to_pylist()[0].values())
+    no_id = np.asarray(pc.is_null(out["crime_id"]), dtype=bool)
+    if not no_id.any():
+        return out["crime_id"].combine_chunks()
+    h = pd.Series(content.filter(pa.array(no_id)).to_numpy(zero_copy_only=False))
+    ordinal = (h.groupby(h, sort=False).cumcount().to_numpy(dtype=np.int64)
+               + h.map(asb_seen).fillna(0).to_numpy(dtype=np.int64))
+    for key, n in h.value_counts(sort=False).items():
+        asb_seen[key] = asb_seen.get(key, 0) + int(n)
+    made = pc.binary_join_element_wise(
+        "h", pc.utf8_slice_codeunits(pa.array(h.to_numpy(), pa.string()), 0, 24),
+        pa.array(ordinal).cast(pa.string()), ":")
+    keys = np.asarray(out["crime_id"].to_numpy(zero_copy_only=False), dtype=object)
+    keys[no_id] = made.to_numpy(zero_copy_only=False)
+    return pa.array(keys, pa.string())
 
 
 def iter_outcomes(path: Path, facts: FileFacts, problems: list[Problem], name: str | None = None

@@ -1,0 +1,179 @@
+"""The metadata database: connect to SQLite in the home or PostgreSQL, migrating on first use."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from vru.governance.errors import SettingsError
+from vru.governance.keys import load_key
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+DB_FILE = "vru.db"
+# Any constant: PostgreSQL advisory lock key that serialises concurrent first-use migrations.
+_MIGRATION_LOCK = 0x5652_5547  # "VRUG"
+
+
+@dataclass
+class Database:
+    """An open metadata database.
+
+    Attributes
+    ----------
+    home
+        The lake home (key files live under ``<home>/keys``).
+    url
+        The SQLAlchemy URL in use (password hidden when printed).
+    engine
+        The SQLAlchemy engine.
+    session
+        A `sessionmaker` bound to the engine, for callers that prefer the ORM.
+    """
+
+    home: Path
+    url: str
+    engine: Engine
+    session: sessionmaker[Session]
+    _audit_key: bytes | None = field(default=None, repr=False)
+
+    @property
+    def dialect(self) -> str:
+        """"sqlite" or "postgresql"."""
+        return self.engine.dialect.name
+
+    @property
+    def audit_key(self) -> bytes:
+        """The audit HMAC key: given to `connect`, else ``VRU_AUDIT_KEY`` or the key file."""
+        if self._audit_key is None:
+            self._audit_key = load_key(self.home, "audit")
+        return self._audit_key
+
+    @contextmanager
+    def begin(self, *, exclusive: bool = False) -> Iterator[Connection]:
+        """Open a transaction; commit on success, roll back on error.
+
+        Parameters
+        ----------
+        exclusive
+            On SQLite take the database write lock at BEGIN (``BEGIN IMMEDIATE``) so that a
+            read-then-write sequence cannot interleave with another process. PostgreSQL
+            callers lock rows instead (``SELECT ... FOR UPDATE``).
+        """
+        with self.engine.connect() as conn:
+            if exclusive:
+                conn.execution_options(vru_sqlite_begin="BEGIN IMMEDIATE")
+            with conn.begin():
+                yield conn
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def database_url(home: Path, url: str | None = None) -> str:
+    """Return the URL to use: ``url``, else ``VRU_DATABASE_URL``, else ``<home>/vru.db``."""
+    chosen = url or os.environ.get("VRU_DATABASE_URL") or f"sqlite:///{Path(home) / DB_FILE}"
+    parsed = make_url(chosen)
+    # vru ships the psycopg 3 driver only: accept the plain scheme people copy from elsewhere.
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise SettingsError(f"unsupported database URL {parsed!r}: use sqlite:///PATH or "
+                            "postgresql+psycopg://USER@HOST:PORT/DATABASE")
+    return parsed.render_as_string(hide_password=False)
+
+
+def connect(home: Path, url: str | None = None, *, audit_key: bytes | None = None,
+            migrate: bool = True) -> Database:
+    """Open the metadata database, creating or migrating its schema on first use.
+
+    Parameters
+    ----------
+    home
+        The lake home; the default database is the SQLite file ``<home>/vru.db``.
+    url
+        SQLAlchemy URL (``sqlite:///...`` or ``postgresql+psycopg://...``); default
+        ``VRU_DATABASE_URL`` from the environment, else the SQLite file.
+    audit_key
+        The audit HMAC key; default ``VRU_AUDIT_KEY`` or ``<home>/keys/audit.key``.
+    migrate
+        Bring the schema to the newest revision (safe when several processes start at once).
+
+    Returns
+    -------
+    Database
+    """
+    home = Path(home)
+    resolved = database_url(home, url)
+    backend = make_url(resolved).get_backend_name()
+    if backend == "sqlite":
+        home.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(resolved, connect_args={"timeout": 60})
+        _sqlite_events(engine)
+    else:
+        engine = create_engine(resolved, pool_pre_ping=True)
+    db = Database(home=home, url=resolved, engine=engine,
+                  session=sessionmaker(engine, expire_on_commit=False), _audit_key=audit_key)
+    if migrate:
+        upgrade(db)
+    return db
+
+
+def _sqlite_events(engine: Engine) -> None:
+    """Make pysqlite honour transactions (SQLAlchemy's recipe); allow BEGIN IMMEDIATE."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy emit BEGIN itself: pysqlite's own handling skips it before DDL.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql(conn.get_execution_options().get("vru_sqlite_begin", "BEGIN"))
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def upgrade(db: Database) -> str:
+    """Migrate ``db`` to the newest schema revision and return that revision."""
+    config = _alembic_config()
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None  # the package ships at least one revision
+    with db.engine.connect() as conn:
+        if MigrationContext.configure(conn).get_current_revision() == head:
+            return head
+    # Under a lock: another process may be migrating the same database right now; alembic
+    # re-reads the revision inside the transaction, so the loser finds nothing left to do.
+    with db.begin(exclusive=True) as conn:
+        if db.dialect == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    return head
+
+
+def current_revision(db: Database) -> str | None:
+    """Return the schema revision the database is at (None before the first migration)."""
+    with db.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
