@@ -20,7 +20,7 @@ INCIDENTS = pa.schema([
     ("month", pa.string()),           # YYYY-MM (police.uk month; else month of occurred_from)
     ("occurred_from", TS),            # null where only the month is known
     ("occurred_to", TS),
-    ("time_precision", pa.string()),  # "month" | "day" | "minute"
+    ("time_precision", pa.string()),  # "month" | "day" | "minute" | "window" (from/to)
     ("category", pa.string()),        # data.police.uk crime type
     ("offence_code", pa.string()),    # Home Office offence code, null for police.uk
     ("offence_group", pa.string()),   # Home Office offence group, null where unknown
@@ -103,7 +103,7 @@ ED_ASSAULTS = pa.schema([
     ("lat", pa.float64()),
     ("easting", pa.float64()),
     ("northing", pa.float64()),
-    ("geocode_level", pa.string()),   # postcode_district | place | none
+    ("geocode_level", pa.string()),   # street | postcode_district | place | none
     ("lsoa11cd", pa.string()),
     ("geo_status", pa.string()),
     ("source_file", pa.string()),
