@@ -25,7 +25,7 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	@set -e; \
 	if [ -x scripts/pg.sh ]; then eval "$$(scripts/pg.sh start)"; trap 'scripts/pg.sh stop >/dev/null 2>&1 || true' EXIT; fi; \
-	$(BIN)/python -m pytest -q -p no:cacheprovider --timeout 900
+	$(BIN)/python -m pytest -p no:cacheprovider --timeout 900 -rs
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
