@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -50,15 +51,21 @@ PURPOSE_HELP = ("Why you use the data (recorded in the audit log): violence_redu
 def _gov():
     """The home's metadata database and the actor: on the embedded default, the local OS user,
     who becomes the home's admin on first use."""
+    return _open_gov(state.home)
+
+
+@functools.cache
+def _open_gov(home: Path):
+    """Opened (and migrated) once per home and process."""
     import getpass
 
     from vru.governance import db as gdb
     from vru.governance import identity
     from vru.governance.errors import GovernanceError
 
-    state.home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(parents=True, exist_ok=True)
     try:
-        g = gdb.connect(state.home)
+        g = gdb.connect(home)
         me = identity.ensure_local_admin(g, getpass.getuser())
     except GovernanceError as e:
         err.print(f"[red]error:[/red] {e}")

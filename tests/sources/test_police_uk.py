@@ -82,7 +82,7 @@ def test_bad_rows_are_quarantined_with_line_and_field(tmp_path):
     assert table.num_rows == 2
     by_line = {pr.line: pr for pr in problems}
     assert set(by_line) == {3, 4, 5, 6, 7, 8, 9, 10}
-    assert "swapped" in by_line[3].reason and by_line[3].field == "Latitude"
+    assert "swapped" in by_line[3].reason and by_line[3].field == "Longitude/Latitude"
     assert "outside Great Britain" in by_line[4].reason
     assert by_line[5].field == "Crime type" and "Jaywalking" in by_line[5].reason
     assert "future" in by_line[6].reason

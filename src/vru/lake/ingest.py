@@ -16,6 +16,7 @@ import getpass
 import json
 import shutil
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -194,10 +195,8 @@ class Batch:
     def quarantine(self, file_idx: int, problems: list[Problem]) -> None:
         self.problems.extend((file_idx, p) for p in problems)
 
-    def count_read(self, file_idx: int, rows_in: int, notes: list[str]) -> None:
-        f = self.files[file_idx]
-        f.rows_in += rows_in
-        f.notes.extend(notes)
+    def count_read(self, file_idx: int, rows_in: int) -> None:
+        self.files[file_idx].rows_in += rows_in
 
     # -- commit --------------------------------------------------------------------------
     def commit(self) -> IngestResult:
@@ -217,9 +216,10 @@ class Batch:
             v = self._apply_outcomes(con)
             if v is not None:
                 written["incidents"] = v
+        per_file = Counter(i for i, _ in self.problems)
         for i, f in enumerate(self.files):
             if f.status != "rejected":
-                f.quarantined += sum(1 for j, _ in self.problems if j == i)
+                f.quarantined += per_file[i]
         v = self._write_quarantine()
         if v is not None:
             written["quarantine"] = v

@@ -12,6 +12,7 @@ from vru.lake.ingest import Batch, IngestResult, Progress
 from vru.lake.store import Store
 from vru.sources import force_extract, istv, police_uk
 from vru.sources.base import Problem, SourceError
+from vru.sources.csvfile import inspect_bytes
 from vru.sources.inputs import InputFile, expand
 
 Handler = Callable[[Batch, int, InputFile, Progress | None], None]
@@ -66,7 +67,7 @@ def _police_uk_file(batch: Batch, idx: int, inp: InputFile, progress: Progress |
         if progress:
             progress(inp.name, rows, 0)
     batch.quarantine(idx, problems)
-    batch.count_read(idx, rows + len(problems), [])
+    batch.count_read(idx, rows + len(problems))
 
 
 def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = None,
@@ -84,8 +85,6 @@ def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = No
 
 def _force_extract_file(batch: Batch, idx: int, inp: InputFile,
                         progress: Progress | None) -> None:
-    from vru.sources.csvfile import inspect_bytes
-
     facts = inspect_bytes(inp.path)
     f = batch.files[idx]
     f.kind, f.sha256 = "force_extract", facts.sha256
@@ -99,7 +98,7 @@ def _force_extract_file(batch: Batch, idx: int, inp: InputFile,
         rows += block.num_rows + len(problems)
         if progress:
             progress(inp.name, rows, 0)
-    batch.count_read(idx, rows, [])
+    batch.count_read(idx, rows)
 
 
 def _rename(p: Problem, inp: InputFile) -> Problem:
@@ -126,7 +125,7 @@ def _istv_file(batch: Batch, idx: int, inp: InputFile, progress: Progress | None
     if parsed.table.num_rows:
         batch.stage("ed_assaults", _named(parsed.table, inp.name), idx)
     batch.quarantine(idx, [_rename(p, inp) for p in parsed.problems])
-    batch.count_read(idx, parsed.rows_in, [])
+    batch.count_read(idx, parsed.rows_in)
     if progress:
         progress(inp.name, parsed.rows_in, 0)
 

@@ -98,7 +98,8 @@ def inspect_bytes(path: str | Path) -> FileFacts:
     return FileFacts(sha256=h.hexdigest(), encoding=enc, size=size, notes=notes)
 
 
-def _read_header(path: Path, encoding: str) -> list[str]:
+def read_header(path: Path, encoding: str) -> list[str]:
+    """The header row's cells as written (BOM removed); [] when the first line is empty."""
     enc = "utf-8-sig" if encoding == "utf-8" else encoding  # pyarrow drops the BOM too
     with open(path, encoding=enc, newline="") as f:
         first = f.readline()
@@ -141,7 +142,7 @@ def read_batches(
         problems = []
     if facts.size == 0:
         raise SourceError(path, "the file is empty")
-    header = _read_header(path, facts.encoding)
+    header = read_header(path, facts.encoding)
     if not header:
         raise SourceError(path, "no header row: the first line is empty", line=1)
     keys = [normalise_header(h) for h in header]

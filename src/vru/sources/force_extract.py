@@ -21,10 +21,10 @@ from vru.sources.canonical import INCIDENTS, conform
 from vru.sources.csvfile import (
     BLOCK_SIZE,
     FileFacts,
-    _read_header,
     inspect_bytes,
     normalise_header,
     read_batches,
+    read_header,
 )
 
 KIND = "force_extract"
@@ -212,7 +212,7 @@ def iter_force_extract(path: str | Path, *, facts: FileFacts | None = None,
     """
     path = Path(path)
     facts = facts or inspect_bytes(path)
-    header = {normalise_header(h) for h in _read_header(path, facts.encoding)}
+    header = {normalise_header(h) for h in read_header(path, facts.encoding)}
 
     def has(name: str) -> bool:
         return any(normalise_header(s) in header for s in COLUMNS[name])
@@ -254,18 +254,11 @@ def read_force_extract(path: str | Path, *, now: datetime | None = None) -> Pars
                   table=table, problems=problems, notes=notes)
 
 
-def _col(t: pa.Table, name: str) -> pa.Array:
-    """A column as one trimmed string array; all-empty if the file lacks it."""
-    if name in t.column_names:
-        return pc.utf8_trim_whitespace(t[name].combine_chunks())
-    return pa.array([""] * t.num_rows, type=pa.string())
-
-
 def _convert(path: Path, t: pa.Table, lines: np.ndarray, codes: pa.Table, repeats: _Repeats,
              now: datetime | None, problems: list[Problem]) -> pa.Table:
     n = t.num_rows
     f = v.Faults(n)
-    col = {name: _col(t, name) for name in COLUMNS}
+    col = {name: v.column(t, name) for name in COLUMNS}
 
     def quote(name: str):
         return lambda i: repr(v.text_at(col[name], i))
@@ -275,7 +268,7 @@ def _convert(path: Path, t: pa.Table, lines: np.ndarray, codes: pa.Table, repeat
 
     code_key = _normalise_codes(col["ho_offence_code"])
     code_at = pc.index_in(code_key, value_set=codes["code"])
-    f.add(_isnull(code_at) & ~v.is_blank(col["ho_offence_code"]), "ho_offence_code",
+    f.add(v.mask(pc.is_null(code_at)) & ~v.is_blank(col["ho_offence_code"]), "ho_offence_code",
           lambda i: f"unknown Home Office offence code {quote('ho_offence_code')(i)}: use a "
                     "classification code of the Home Office counting rules, e.g. 8N, 105A, 34B")
 
@@ -283,7 +276,7 @@ def _convert(path: Path, t: pa.Table, lines: np.ndarray, codes: pa.Table, repeat
     end = v.parse_datetime(col["committed_to"])
     for name, parsed in (("committed_from", start), ("committed_to", end)):
         _date_checks(f, name, parsed.values, parsed.bad, quote(name), now, v.DATETIME_FORMATS)
-    f.add(_bool(pc.less(end.values, start.values)), "committed_to",
+    f.add(v.mask(pc.less(end.values, start.values)), "committed_to",
           lambda i: f"committed_to {quote('committed_to')(i)} is before committed_from "
                     f"{quote('committed_from')(i)}")
 
@@ -296,7 +289,7 @@ def _convert(path: Path, t: pa.Table, lines: np.ndarray, codes: pa.Table, repeat
               "flag: use Y or N (yes/no, true/false, 1/0 are read too)")
 
     outcome_no = v.parse_integer(col["outcome_type"])
-    known = _bool(pc.and_(pc.greater_equal(outcome_no.values, 1),
+    known = v.mask(pc.and_(pc.greater_equal(outcome_no.values, 1),
                           pc.less_equal(outcome_no.values, 22)))
     has_outcome = ~v.is_blank(col["outcome_type"])
     f.add(has_outcome & ~known, "outcome_type",
@@ -305,14 +298,14 @@ def _convert(path: Path, t: pa.Table, lines: np.ndarray, codes: pa.Table, repeat
     out_date = v.parse_date(col["outcome_date"])
     _date_checks(f, "outcome_date", out_date.values, out_date.bad, quote("outcome_date"), now,
                  v.DATE_FORMATS)
-    f.add(_bool(pc.less(out_date.values, pc.cast(pc.floor_temporal(start.values, unit="day"),
+    f.add(v.mask(pc.less(out_date.values, pc.cast(pc.floor_temporal(start.values, unit="day"),
                                                  pa.date32()))),
           "outcome_date", lambda i: f"outcome_date {quote('outcome_date')(i)} is before the "
                                     f"crime (committed_from {quote('committed_from')(i)})")
 
     age_key = _age_key(col["victim_age_band"])
     age_at = pc.index_in(age_key, value_set=pa.array(AGE_BANDS))
-    f.add(_isnull(age_at) & ~v.is_blank(col["victim_age_band"]), "victim_age_band",
+    f.add(v.mask(pc.is_null(age_at)) & ~v.is_blank(col["victim_age_band"]), "victim_age_band",
           lambda i: f"unknown victim_age_band {quote('victim_age_band')(i)}: use one of "
                     f"{', '.join(AGE_BANDS)}")
 
@@ -327,7 +320,7 @@ def _convert(path: Path, t: pa.Table, lines: np.ndarray, codes: pa.Table, repeat
     keep = pa.array(~f.bad)
 
     same_end = pc.or_kleene(pc.is_null(end.values), pc.equal(end.values, start.values))
-    exact_end = _bool(pc.fill_null(same_end, True))
+    exact_end = v.mask(pc.fill_null(same_end, True))
     precision = np.where(exact_end, np.where(start.has_time, "minute", "day"), "window")
     month = v.month_of(start.values)
     cat = pc.take(codes["category"], code_at)
@@ -351,7 +344,7 @@ def _convert(path: Path, t: pa.Table, lines: np.ndarray, codes: pa.Table, repeat
         "offence_code": code_key,
         "offence_group": group,
         "lon": lon, "lat": lat, "easting": east, "northing": north,
-        "location": _null_if_blank(col["location_description"]),
+        "location": v.null_if_blank(col["location_description"]),
         "knife": knife.values,
         "domestic": domestic.values,
         "outcome": pc.take(outcome_text, outcome_idx),
@@ -366,28 +359,9 @@ def _convert(path: Path, t: pa.Table, lines: np.ndarray, codes: pa.Table, repeat
 
 def _coordinates(f: v.Faults, col: dict[str, pa.Array]) -> tuple[pa.Array, ...]:
     """Parse and check both coordinate pairs; returns lon, lat, easting, northing."""
-    out = []
-    for xname, yname, check, unit in (("longitude", "latitude", v.check_lonlat, "degrees"),
-                                      ("easting", "northing", v.check_bng, "metres")):
-        x, y = v.parse_number(col[xname]), v.parse_number(col[yname])
-        for name, parsed in ((xname, x), (yname, y)):
-            f.add(parsed.bad, name, lambda i, name=name: f"{name} "
-                  f"{v.text_at(col[name], i)!r} is not a number")
-        xb, yb = v.is_blank(col[xname]), v.is_blank(col[yname])
-        f.add(xb != yb, f"{xname}/{yname}",
-              f"only one of {xname} and {yname} is given: give both, or neither when the "
-              "crime has no location")
-        swapped, outside = check(x.values, y.values)
-        f.add(swapped, f"{xname}/{yname}",
-              lambda i, a=xname, b=yname: (
-                  f"{'latitude and longitude' if a == 'longitude' else 'easting and northing'}"
-                  f" look swapped ({a} {v.text_at(col[a], i)}, {b} {v.text_at(col[b], i)})"))
-        f.add(outside, f"{xname}/{yname}",
-              lambda i, a=xname, b=yname, u=unit: (
-                  f"coordinates outside Great Britain ({a} {v.text_at(col[a], i)}, "
-                  f"{b} {v.text_at(col[b], i)}): check the {u} and the coordinate system"))
-        out += [x.values, y.values]
-    return out[0], out[1], out[2], out[3]
+    lon, lat = v.coordinate_pair(f, col["longitude"], col["latitude"], "longitude", "latitude")
+    e, n = v.coordinate_pair(f, col["easting"], col["northing"], "easting", "northing", "bng")
+    return lon, lat, e, n
 
 
 def _date_checks(f: v.Faults, name: str, values: pa.Array, bad: np.ndarray, quote,
@@ -396,15 +370,3 @@ def _date_checks(f: v.Faults, name: str, values: pa.Array, bad: np.ndarray, quot
     f.add(v.too_early_mask(values), name,
           lambda i: f"{name} {quote(i)} is before {v.EARLIEST_YEAR}: a typing slip?")
     f.add(v.future_mask(values, now), name, lambda i: f"{name} {quote(i)} is in the future")
-
-
-def _bool(a: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(pc.fill_null(a, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _isnull(a: pa.Array) -> np.ndarray:
-    return _bool(pc.is_null(a))
-
-
-def _null_if_blank(a: pa.Array) -> pa.Array:
-    return pc.if_else(pc.equal(a, ""), pa.scalar(None, pa.string()), a)

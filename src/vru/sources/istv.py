@@ -16,7 +16,7 @@ from vru.sources import gazetteer
 from vru.sources import values as v
 from vru.sources.base import Parsed, Problem, SourceError
 from vru.sources.canonical import ED_ASSAULTS, conform
-from vru.sources.csvfile import _read_header, inspect_bytes, normalise_header, read_batches
+from vru.sources.csvfile import inspect_bytes, normalise_header, read_batches, read_header
 
 KIND = "istv"
 MAX_ASSAULT_BEFORE_ARRIVAL = timedelta(days=30)
@@ -132,7 +132,7 @@ def read_istv(path: str | Path, *, now: datetime | None = None) -> Parsed:
     """
     path = Path(path)
     facts = inspect_bytes(path)
-    header = _read_header(path, facts.encoding)
+    header = read_header(path, facts.encoding)
     bad = personal_columns(header)
     if bad:
         raise SourceError(
@@ -167,17 +167,11 @@ class _State:
         self.ordinals: Counter[str] = Counter()
 
 
-def _col(t: pa.Table, name: str) -> pa.Array:
-    if name in t.column_names:
-        return pc.utf8_trim_whitespace(t[name].combine_chunks())
-    return pa.array([""] * t.num_rows, type=pa.string())
-
-
 def _convert(path: Path, t: pa.Table, lines: np.ndarray, now: datetime | None,
              state: _State, problems: list[Problem]) -> pa.Table:
     n = t.num_rows
     f = v.Faults(n)
-    col = {name: _col(t, name) for name in COLUMNS}
+    col = {name: v.column(t, name) for name in COLUMNS}
 
     def quote(name: str):
         return lambda i: repr(v.text_at(col[name], i))
@@ -199,13 +193,13 @@ def _convert(path: Path, t: pa.Table, lines: np.ndarray, now: datetime | None,
               lambda i, name=name, q=q: f"{name} {q(i)} is before {v.EARLIEST_YEAR}")
         f.add(v.future_mask(parsed.values, now), name,
               lambda i, name=name, q=q: f"{name} {q(i)} is in the future")
-    after = _mask(pc.greater(assault.values, arrival.values))
+    after = v.mask(pc.greater(assault.values, arrival.values))
     f.add(after, "assault_datetime",
           lambda i: f"assault_datetime {quote('assault_datetime')(i)} is after arrival "
                     f"{quote('arrival_datetime')(i)}: an assault precedes the attendance")
     gap = pa.scalar(int(MAX_ASSAULT_BEFORE_ARRIVAL / timedelta(microseconds=1)),
                     pa.duration("us"))
-    early = _mask(pc.less(assault.values, pc.subtract(arrival.values, gap)))
+    early = v.mask(pc.less(assault.values, pc.subtract(arrival.values, gap)))
     f.add(early, "assault_datetime",
           lambda i: f"assault_datetime {quote('assault_datetime')(i)} is more than "
                     f"{MAX_ASSAULT_BEFORE_ARRIVAL.days} days before arrival "
@@ -242,15 +236,11 @@ def _convert(path: Path, t: pa.Table, lines: np.ndarray, now: datetime | None,
     return conform(out.filter(keep), ED_ASSAULTS)
 
 
-def _mask(a: pa.Array) -> np.ndarray:
-    return np.asarray(pc.fill_null(a, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
 def _lookup(f: v.Faults, col: dict[str, pa.Array], name: str,
             table: dict[str, tuple[str, ...]]) -> pa.Array:
     keys, values = _vocab(table)
     at = pc.index_in(_vocab_key(col[name]), value_set=keys)
-    unknown = _mask(pc.is_null(at)) & ~v.is_blank(col[name])
+    unknown = v.mask(pc.is_null(at)) & ~v.is_blank(col[name])
     f.add(unknown, name, lambda i: f"{name} {v.text_at(col[name], i)!r} is not an ISTV "
           f"category: use one of {', '.join(table)}")
     return pc.take(values, at)

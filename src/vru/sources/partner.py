@@ -13,10 +13,10 @@ from vru.sources import values as v
 from vru.sources.base import Parsed, Problem
 from vru.sources.contract import ColumnSpec, Contract
 from vru.sources.csvfile import (
-    _read_header,
     inspect_bytes,
     normalise_header,
     read_batches,
+    read_header,
 )
 
 _TYPE_WORDS = {
@@ -65,7 +65,7 @@ def read_partner(path: str | Path, contract: Contract, *, now: datetime | None =
     tables = []
     for batch in read_batches(path, spellings, required, facts=facts, problems=problems):
         tables.append(_convert(path, contract, batch.table, batch.records, now, problems))
-    header = _read_header(path, facts.encoding)
+    header = read_header(path, facts.encoding)
     known = {normalise_header(s) for ss in spellings.values() for s in ss}
     extra = [h for h in header if normalise_header(h) not in known]
     if extra:

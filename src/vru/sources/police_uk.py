@@ -20,8 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vru.sources import canonical
+from vru.sources import values as v
 from vru.sources.base import Problem, SourceError
-from vru.sources.checks import Failure, blank, lonlat_failures, null_if_blank, split
 from vru.sources.csvfile import FileFacts, inspect_bytes, read_batches
 
 SOURCE = "police_uk"
@@ -109,14 +109,28 @@ def _current_month() -> str:
     return datetime.now(UTC).strftime("%Y-%m")
 
 
-def _month_failures(month_raw: pa.Array) -> tuple[pa.Array, list[Failure]]:
-    m = pc.utf8_trim_whitespace(month_raw)
-    ok = np.asarray(pc.fill_null(pc.match_substring_regex(m, _MONTH), False), dtype=bool)
-    future = np.asarray(pc.fill_null(pc.greater(m, _current_month()), False), dtype=bool)
-    return m, [
-        Failure(~ok, "Month", "month {value!r} is not YYYY-MM", month_raw),
-        Failure(ok & future, "Month", "month {value} is in the future", month_raw),
-    ]
+def _month(f: v.Faults, t: pa.Table) -> pa.Array:
+    """The Month column, checked: YYYY-MM and not in the future."""
+    m = v.column(t, "month")
+    ok = v.mask(pc.match_substring_regex(m, _MONTH))
+    f.add(~ok, "Month", lambda i: f"month {v.text_at(m, i)!r} is not YYYY-MM")
+    f.add(ok & v.mask(pc.greater(m, _current_month())), "Month",
+          lambda i: f"month {v.text_at(m, i)} is in the future")
+    return m
+
+
+def _accept(f: v.Faults, out: pa.Table, t: pa.Table, records: np.ndarray, name: str,
+            problems: list[Problem]) -> tuple[pa.Table, np.ndarray]:
+    """Rows that passed every check; the others become problems quoting the raw row."""
+    problems.extend(f.problems(name, records, t))
+    if not f.bad.any():
+        return out, records
+    keep = ~f.bad
+    return out.filter(pa.array(keep)), records[keep]
+
+
+def _constant(value: str, n: int) -> pa.Array:
+    return pa.array(np.full(n, value, dtype=object), pa.string())
 
 
 def iter_street(path: Path, facts: FileFacts, problems: list[Problem], name: str | None = None
@@ -124,57 +138,46 @@ def iter_street(path: Path, facts: FileFacts, problems: list[Problem], name: str
     """Yield (canonical incidents rows, record numbers) per block of a street file.
 
     Rows that fail a check are appended to ``problems``; ``rows_in`` is the sum of rows
-    yielded plus problems.
+    yielded plus problems. A Crime ID repeated with other content is left to the lake,
+    which sees every file of the batch and the rows it already holds.
     """
     asb_seen: dict[str, int] = {}  # content key → identical rows seen so far in this file
     name = name or str(path)
     for batch in read_batches(path, STREET_COLUMNS, STREET_REQUIRED, facts, problems):
         t = batch.table
-        month, fails = _month_failures(t["month"])
-        lon, lat, geo_fails = lonlat_failures(t["lon"], t["lat"], "Longitude", "Latitude")
-        ctype = pc.utf8_trim_whitespace(t["crime_type"])
-        force = null_if_blank(t["falls_within"])
-        lsoa = null_if_blank(t["lsoa_code"]) if "lsoa_code" in t.column_names else pa.nulls(
-            t.num_rows, pa.string())
-        fails += [
-            Failure(blank(t["falls_within"]), "Falls within",
-                    "no force in 'Falls within'; every data.police.uk row names its force"),
-            Failure(~np.asarray(pc.is_in(ctype, value_set=pa.array(sorted(CATEGORIES))),
-                                dtype=bool),
-                    "Crime type", "crime type {value!r} is not a data.police.uk category",
-                    t["crime_type"]),
-            *geo_fails,
-            Failure(~np.asarray(pc.fill_null(pc.match_substring_regex(lsoa, _LSOA), True),
-                                dtype=bool),
-                    "LSOA code", "LSOA code {value!r} is not an LSOA (E01…/W01… + 6 digits)",
-                    t["lsoa_code"] if "lsoa_code" in t.column_names else None),
-        ]
+        n = t.num_rows
+        f = v.Faults(n)
+        month = _month(f, t)
+        ctype = v.column(t, "crime_type")
+        f.add(v.is_blank(t["falls_within"]), "Falls within",
+              "no force in 'Falls within'; every data.police.uk row names its force")
+        f.add(~v.mask(pc.is_in(ctype, value_set=pa.array(sorted(CATEGORIES)))), "Crime type",
+              lambda i, c=ctype: f"crime type {v.text_at(c, i)!r} is not a data.police.uk category")
+        lon, lat = v.coordinate_pair(f, v.column(t, "lon"), v.column(t, "lat"),
+                                     "Longitude", "Latitude")
+        lsoa = v.null_if_blank(v.column(t, "lsoa_code"))
+        f.add(~v.mask(pc.fill_null(pc.match_substring_regex(lsoa, _LSOA), True)), "LSOA code",
+              lambda i, c=lsoa: f"LSOA code {v.text_at(c, i)!r} is not an LSOA (E01…/W01… + 6 "
+                        "digits)")
         out = pa.table({
-            "source": pa.array(np.full(t.num_rows, SOURCE, dtype=object), pa.string()),
-            "crime_id": null_if_blank(t["crime_id"]),
-            "force": force,
+            "source": _constant(SOURCE, n),
+            "crime_id": v.null_if_blank(t["crime_id"]),
+            "force": v.null_if_blank(t["falls_within"]),
             "month": month,
-            "time_precision": pa.array(np.full(t.num_rows, "month", dtype=object), pa.string()),
+            "time_precision": _constant("month", n),
             "category": ctype,
             "lon": lon, "lat": lat,
-            "location": _col(t, "location"),
+            "location": v.null_if_blank(v.column(t, "location")),
             "lsoa11cd": lsoa,
-            "outcome": _col(t, "outcome"),
-            "context": _col(t, "context"),
+            "outcome": v.null_if_blank(v.column(t, "outcome")),
+            "context": v.null_if_blank(v.column(t, "context")),
         })
-        raw = [t[c] for c in t.column_names]
-        out, records, probs = split(out, batch.records, fails, name, raw)
-        problems.extend(probs)
+        out, records = _accept(f, out, t, batch.records, name, problems)
         out = out.append_column("source_ref", _street_keys(out, asb_seen)).drop_columns(
             ["crime_id"])
-        out = out.append_column("source_file", pa.array(np.full(out.num_rows, name, dtype=object),
-                                                        pa.string()))
+        out = out.append_column("source_file", _constant(name, out.num_rows))
         out = out.append_column("source_line", pa.array(records, pa.int64()))
         yield canonical.conform(out, canonical.INCIDENTS), records
-
-
-def _col(t: pa.Table, name: str) -> pa.Array:
-    return null_if_blank(t[name]) if name in t.column_names else pa.nulls(t.num_rows, pa.string())
 
 
 _CONTENT_SQL = """
@@ -196,17 +199,24 @@ def _street_keys(out: pa.Table, asb_seen: dict[str, int]) -> pa.Array:
     no_id = np.asarray(pc.is_null(out["crime_id"]), dtype=bool)
     if not no_id.any():
         return out["crime_id"].combine_chunks()
-    h = pd.Series(content.filter(pa.array(no_id)).to_numpy(zero_copy_only=False))
-    ordinal = (h.groupby(h, sort=False).cumcount().to_numpy(dtype=np.int64)
-               + h.map(asb_seen).fillna(0).to_numpy(dtype=np.int64))
-    for key, n in h.value_counts(sort=False).items():
-        asb_seen[key] = asb_seen.get(key, 0) + int(n)
-    made = pc.binary_join_element_wise(
-        "h", pc.utf8_slice_codeunits(pa.array(h.to_numpy(), pa.string()), 0, 24),
-        pa.array(ordinal).cast(pa.string()), ":")
+    made = _content_keys("h", content.filter(pa.array(no_id)), asb_seen)
     keys = np.asarray(out["crime_id"].to_numpy(zero_copy_only=False), dtype=object)
     keys[no_id] = made.to_numpy(zero_copy_only=False)
     return pa.array(keys, pa.string())
+
+
+def _content_keys(prefix: str, hashes: pa.Array | pa.ChunkedArray,
+                  seen: dict[str, int]) -> pa.Array:
+    """Keys for rows without an identifier: prefix, content hash, and the row's ordinal
+    among identical rows of the file so far (``seen`` carries the counts across blocks)."""
+    h = pd.Series(pa.chunked_array([hashes]).combine_chunks().to_numpy(zero_copy_only=False))
+    ordinal = (h.groupby(h, sort=False).cumcount().to_numpy(dtype=np.int64)
+               + h.map(seen).fillna(0).to_numpy(dtype=np.int64))
+    for key, n in h.value_counts(sort=False).items():
+        seen[key] = seen.get(key, 0) + int(n)
+    return pc.binary_join_element_wise(
+        prefix, pc.utf8_slice_codeunits(pa.array(h.to_numpy(), pa.string()), 0, 24),
+        pa.array(ordinal).cast(pa.string()), ":")
 
 
 def iter_outcomes(path: Path, facts: FileFacts, problems: list[Problem], name: str | None = None
@@ -215,27 +225,25 @@ def iter_outcomes(path: Path, facts: FileFacts, problems: list[Problem], name: s
     name = name or str(path)
     for batch in read_batches(path, OUTCOME_COLUMNS, OUTCOME_REQUIRED, facts, problems):
         t = batch.table
-        month, fails = _month_failures(t["month"])
-        fails += [
-            Failure(blank(t["crime_id"]), "Crime ID", "outcome row without a Crime ID"),
-            Failure(blank(t["outcome"]), "Outcome type", "empty outcome type"),
-            Failure(blank(t["falls_within"]), "Falls within", "no force in 'Falls within'"),
-        ]
+        f = v.Faults(t.num_rows)
+        month = _month(f, t)
+        f.add(v.is_blank(t["crime_id"]), "Crime ID", "outcome row without a Crime ID")
+        f.add(v.is_blank(t["outcome"]), "Outcome type", "empty outcome type")
+        f.add(v.is_blank(t["falls_within"]), "Falls within", "no force in 'Falls within'")
         ok_month = pc.if_else(pc.match_substring_regex(month, _MONTH), month,
                               pa.scalar("1900-01"))
         out = pa.table({
-            "source": pa.array(np.full(t.num_rows, SOURCE, dtype=object), pa.string()),
-            "source_ref": pc.utf8_trim_whitespace(t["crime_id"]),
-            "force": null_if_blank(t["falls_within"]),
+            "source": _constant(SOURCE, t.num_rows),
+            "source_ref": v.column(t, "crime_id"),
+            "force": v.null_if_blank(t["falls_within"]),
             "month": month,
-            "outcome": pc.utf8_trim_whitespace(t["outcome"]),
+            "outcome": v.column(t, "outcome"),
             "outcome_date": pc.cast(pc.strptime(pc.binary_join_element_wise(
                 ok_month, "01", "-"), format="%Y-%m-%d", unit="s"), pa.date32()),
-            "source_file": pa.array(np.full(t.num_rows, name, dtype=object), pa.string()),
+            "source_file": _constant(name, t.num_rows),
             "source_line": pa.array(batch.records, pa.int64()),
         })
-        out, records, probs = split(out, batch.records, fails, name, [t[c] for c in t.column_names])
-        problems.extend(probs)
+        out, records = _accept(f, out, t, batch.records, name, problems)
         yield canonical.conform(out, canonical.OUTCOMES), records
 
 
@@ -265,48 +273,40 @@ def iter_stop_search(path: Path, facts: FileFacts, problems: list[Problem], name
         real = np.asarray(pc.fill_null(pc.equal(printed, safe), False), dtype=bool)
         date_ok &= real
         month = pc.utf8_slice_codeunits(d, 0, 7)
-        future = np.asarray(pc.fill_null(pc.greater(month, _current_month()), False), dtype=bool)
-        lon, lat, fails = lonlat_failures(t["lon"], t["lat"], "Longitude", "Latitude")
-        fails = [Failure(~date_ok, "Date",
-                         "date {value!r} is not a real date as YYYY-MM-DDTHH:MM:SS+00:00",
-                         t["date"]),
-                 Failure(date_ok & future, "Date", "date {value} is in the future", t["date"]),
-                 *fails]
+        future = v.mask(pc.greater(month, _current_month()))
+        f = v.Faults(t.num_rows)
+        f.add(~date_ok, "Date", lambda i, c=d: f"date {v.text_at(c, i)!r} is not a real date as "
+              "YYYY-MM-DDTHH:MM:SS+00:00")
+        f.add(date_ok & future, "Date", lambda i, c=d: f"date {v.text_at(c, i)} is in the future")
+        lon, lat = v.coordinate_pair(f, v.column(t, "lon"), v.column(t, "lat"),
+                                     "Longitude", "Latitude")
         out = pa.table({
-            "force": pa.array(np.full(t.num_rows, force, dtype=object), pa.string()),
-            "month": month, "type": _col(t, "type"), "date": ts,
-            "part_of_operation": _flag(_col(t, "part_of_operation")),
-            "operation": _col(t, "operation"), "lon": lon, "lat": lat,
-            "gender": _col(t, "gender"), "age_range": _col(t, "age_range"),
-            "self_defined_ethnicity": _col(t, "self_defined_ethnicity"),
-            "officer_defined_ethnicity": _col(t, "officer_defined_ethnicity"),
-            "legislation": _col(t, "legislation"), "object_of_search": _col(t, "object_of_search"),
-            "outcome": _col(t, "outcome"), "outcome_linked": _flag(_col(t, "outcome_linked")),
-            "removal_of_clothing": _flag(_col(t, "removal_of_clothing")),
+            "force": _constant(force, t.num_rows),
+            "month": month, "type": _text(t, "type"), "date": ts,
+            "part_of_operation": v.parse_flag(v.column(t, "part_of_operation")).values,
+            "operation": _text(t, "operation"), "lon": lon, "lat": lat,
+            "gender": _text(t, "gender"), "age_range": _text(t, "age_range"),
+            "self_defined_ethnicity": _text(t, "self_defined_ethnicity"),
+            "officer_defined_ethnicity": _text(t, "officer_defined_ethnicity"),
+            "legislation": _text(t, "legislation"),
+            "object_of_search": _text(t, "object_of_search"),
+            "outcome": _text(t, "outcome"),
+            "outcome_linked": v.parse_flag(v.column(t, "outcome_linked")).values,
+            "removal_of_clothing": v.parse_flag(v.column(t, "removal_of_clothing")).values,
             "source_line": pa.array(batch.records, pa.int64()),
         })
-        out, records, probs = split(out, batch.records, fails, name, [t[c] for c in t.column_names])
-        problems.extend(probs)
+        out, records = _accept(f, out, t, batch.records, name, problems)
         con = duckdb.connect()
         con.register("t", out.drop_columns(["source_line"]))
         h = con.sql("SELECT md5(CAST(t AS VARCHAR)) AS h FROM t").to_arrow_table()["h"]
         con.close()
-        refs = []
-        for x in h.to_pylist():
-            k = seen.get(x, 0)
-            seen[x] = k + 1
-            refs.append(f"s:{x[:24]}:{k}")
-        out = out.append_column("source_ref", pa.array(refs, pa.string()))
-        out = out.append_column("source_file", pa.array(np.full(out.num_rows, name, dtype=object),
-                                                        pa.string()))
+        out = out.append_column("source_ref", _content_keys("s", h, seen))
+        out = out.append_column("source_file", _constant(name, out.num_rows))
         yield canonical.conform(out, canonical.STOP_SEARCH), records
 
 
-def _flag(arr: pa.Array) -> pa.Array:
-    low = pc.utf8_lower(arr)
-    return pc.if_else(pc.is_in(low, value_set=pa.array(["true", "yes", "y", "1"])), True,
-                      pc.if_else(pc.is_in(low, value_set=pa.array(["false", "no", "n", "0"])),
-                                 False, pa.scalar(None, pa.bool_())))
+def _text(t: pa.Table, name: str) -> pa.Array:
+    return v.null_if_blank(v.column(t, name))
 
 
 READERS = {"street": iter_street, "outcomes": iter_outcomes, "stop_search": iter_stop_search}

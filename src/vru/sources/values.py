@@ -66,15 +66,28 @@ def _strings(texts: Texts) -> pa.Array:
     return pc.utf8_trim_whitespace(texts)
 
 
-def _bool(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+def mask(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Boolean Arrow array → NumPy bool, null as False."""
     return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def column(t: pa.Table, name: str) -> pa.Array:
+    """Column ``name`` of a text batch as one trimmed string array; all empty if absent."""
+    if name in t.column_names:
+        return pc.utf8_trim_whitespace(t[name].combine_chunks())
+    return pa.array([""] * t.num_rows, type=pa.string())
+
+
+def null_if_blank(texts: Texts) -> pa.Array:
+    """Trimmed text with empty values as null."""
+    s = _strings(texts)
+    return pc.if_else(pc.equal(s, ""), pa.scalar(None, pa.string()), s)
 
 
 def is_blank(texts: Texts) -> np.ndarray:
     """True where the text is null, empty or only spaces."""
     s = _strings(texts)
-    return _bool(pc.or_kleene(pc.is_null(s), pc.equal(s, "")))
+    return mask(pc.or_kleene(pc.is_null(s), pc.equal(s, "")))
 
 
 def _layout(s: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -151,7 +164,7 @@ def parse_datetime(texts: Texts, *, date_only: bool = True) -> TimeColumn:
     for pattern, pos in ((_ISO_FIXED, _ISO_POS), (_UK_FIXED, _UK_POS)):
         if matched.all():
             break
-        idx = np.flatnonzero(_bool(pc.match_substring_regex(s, pattern)) & ~matched)
+        idx = np.flatnonzero(mask(pc.match_substring_regex(s, pattern)) & ~matched)
         if len(idx):
             at = starts[idx]
             length = lengths[idx]
@@ -170,11 +183,11 @@ def parse_datetime(texts: Texts, *, date_only: bool = True) -> TimeColumn:
         sub = s.take(pa.array(rest))
         for pattern in (_ISO, _UK):
             got = pc.extract_regex(sub, pattern)
-            ok = _bool(got.is_valid()) & ~matched[rest]
+            ok = mask(got.is_valid()) & ~matched[rest]
             at = rest[ok]
             for k in parts:
                 parts[k][at] = _ints(got.field(k))[ok]
-            has_time[at] = _bool(pc.not_equal(got.field("H"), ""))[ok]
+            has_time[at] = mask(pc.not_equal(got.field("H"), ""))[ok]
             matched[at] = True
     y, m, d = parts["y"], parts["m"], parts["d"]
     hh, mi, ss = parts["H"], parts["M"], parts["S"]
@@ -202,8 +215,8 @@ def parse_date(texts: Texts) -> Column:
 def parse_flag(texts: Texts) -> Column:
     """Parse yes/no flags: ``Y, N, yes, no, true, false, T, F, 1, 0`` in any case → bool."""
     s = pc.utf8_lower(_strings(texts))
-    yes = _bool(pc.is_in(s, pa.array(_TRUE)))
-    no = _bool(pc.is_in(s, pa.array(_FALSE)))
+    yes = mask(pc.is_in(s, pa.array(_TRUE)))
+    no = mask(pc.is_in(s, pa.array(_FALSE)))
     blank = is_blank(s)
     ok = yes | no
     return Column(values=pa.array(yes, type=pa.bool_(), mask=~ok), bad=~ok & ~blank)
@@ -214,12 +227,12 @@ def _numeric(texts: Texts, pattern: str, typ: pa.DataType) -> Column:
     blank = is_blank(s)
     if blank.all():
         return Column(values=pa.nulls(len(s), typ), bad=np.zeros(len(s), dtype=bool))
-    ok = _bool(pc.match_substring_regex(s, pattern))
+    ok = mask(pc.match_substring_regex(s, pattern))
     clean = pc.replace_substring(pc.if_else(pa.array(ok), s, pa.scalar(None, pa.string())),
                                  ",", "")
     if typ == pa.int64():
         # guard int64 overflow: at most 18 digits
-        ok &= ~_bool(pc.greater(pc.utf8_length(clean), 19))
+        ok &= ~mask(pc.greater(pc.utf8_length(clean), 19))
         clean = pc.if_else(pa.array(ok), clean, pa.scalar(None, pa.string()))
     values = pc.cast(clean, typ)
     return Column(values=values, bad=~ok & ~blank)
@@ -239,7 +252,7 @@ def _ts_numpy(ts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """Timestamps → (int64 microseconds, valid mask)."""
     if isinstance(ts, pa.ChunkedArray):
         ts = ts.combine_chunks()
-    valid = _bool(ts.is_valid())
+    valid = mask(ts.is_valid())
     raw = pc.fill_null(ts.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
     return raw, valid
 
@@ -315,6 +328,34 @@ def check_bng(easting: pa.Array | pa.ChunkedArray,
 
 
 Reason = str | Callable[[int], str]
+
+
+def coordinate_pair(f: Faults, x_text: pa.Array, y_text: pa.Array, x_name: str, y_name: str,
+                    system: str = "lonlat") -> tuple[pa.Array, pa.Array]:
+    """Parse one coordinate pair and add its checks to ``f``.
+
+    Both empty is a valid row without location. Non-numbers, one of the two missing,
+    swapped pairs and points outside Great Britain fail, naming the fields. ``system`` is
+    ``"lonlat"`` (WGS84, x = longitude) or ``"bng"`` (British National Grid metres).
+    """
+    lonlat = system == "lonlat"
+    check, unit = (check_lonlat, "degrees") if lonlat else (check_bng, "metres")
+    pair = "latitude and longitude" if lonlat else "easting and northing"
+    x, y = parse_number(x_text), parse_number(y_text)
+    for name, text, parsed in ((x_name, x_text, x), (y_name, y_text, y)):
+        f.add(parsed.bad, name,
+              lambda i, n=name, t=text: f"{n} {text_at(t, i)!r} is not a number")
+    both = f"{x_name}/{y_name}"
+    f.add(is_blank(x_text) != is_blank(y_text), both,
+          f"only one of {x_name} and {y_name} is given: give both, or neither when the row "
+          "has no location")
+    swapped, outside = check(x.values, y.values)
+    f.add(swapped, both, lambda i: (f"{pair} look swapped ({x_name} {text_at(x_text, i)}, "
+                                    f"{y_name} {text_at(y_text, i)}); swap the columns"))
+    f.add(outside, both, lambda i: (f"coordinates outside Great Britain ({x_name} "
+                                    f"{text_at(x_text, i)}, {y_name} {text_at(y_text, i)}): "
+                                    f"check the {unit} and the coordinate system"))
+    return x.values, y.values
 
 
 class Faults:
