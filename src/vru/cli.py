@@ -401,7 +401,7 @@ def users_list() -> None:
     for c in ("name", "role", "area", "enabled"):
         t.add_column(c)
     for u in identity.list_users(g):
-        t.add_row(u.name, str(u.role), u.area or "", "yes" if u.enabled else "no")
+        t.add_row(u.name, str(u.role), u.area or "", "no" if u.disabled else "yes")
     out.print(t)
 
 

@@ -159,3 +159,16 @@ def test_package_exports_resolve() -> None:
         assert callable(getattr(geo, name))
     with pytest.raises(AttributeError):
         _ = geo.nothing_here
+
+
+def test_saved_index_answers_like_the_built_one(tmp_path):
+    built = AreaIndex.from_frame(load_lsoa(), "lsoa11cd")
+    built.save(tmp_path / "i.npz")
+    loaded = AreaIndex.load(tmp_path / "i.npz")
+    rng = np.random.default_rng(7)
+    minx, miny, maxx, maxy = built.bounds
+    e = rng.uniform(minx - 1000, maxx + 1000, 50_000)
+    n = rng.uniform(miny - 1000, maxy + 1000, 50_000)
+    got = loaded.assign(e, n)
+    assert (got == built.assign(e, n)).all()
+    assert sum(g is not None for g in got) > 10_000  # the comparison covers real answers

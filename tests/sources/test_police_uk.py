@@ -7,23 +7,27 @@ import io
 import string
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vru.sources import police_uk
 from vru.sources.base import Problem, SourceError
-from vru.sources.csvfile import inspect_bytes
+from vru.sources.csvfile import EngineInput, inspect_bytes
 
 HEADER = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,"
           "LSOA name,Crime type,Last outcome category,Context")
 
 
 def read_street(path: Path) -> tuple[pa.Table, list[Problem]]:
-    facts = inspect_bytes(path)
-    problems: list[Problem] = []
-    blocks = [t for t, _ in police_uk.iter_street(path, facts, problems)]
-    table = pa.concat_tables(blocks) if blocks else None
+    con = duckdb.connect()
+    inp = EngineInput(path, str(path), inspect_bytes(path))
+    counts, problems, errors = police_uk.read_street(con, [inp], path.parent / "work")
+    if errors:
+        raise errors[str(path)]
+    table = con.sql("SELECT * FROM _street ORDER BY source_line").to_arrow_table()
+    assert counts[str(path)] == table.num_rows + len(problems)
     return table, problems
 
 

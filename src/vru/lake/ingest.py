@@ -26,7 +26,7 @@ import duckdb
 import pyarrow as pa
 
 from vru.lake import engine
-from vru.lake.enrich import enrich
+from vru.lake.enrich import enrich_select
 from vru.lake.store import Store
 from vru.lake.tables import INGEST_LOG, SPECS, TableSpec, content_columns
 from vru.sources.base import QUARANTINE_SCHEMA, Problem, SourceError
@@ -34,7 +34,6 @@ from vru.sources.base import QUARANTINE_SCHEMA, Problem, SourceError
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 
 MEMORY_LIMIT = "1GB"  # DuckDB's share while staging and diffing; it spills beyond this
-GEO_DERIVED = ("lon", "lat", "easting", "northing", "lsoa11cd", "geo_status")
 
 
 @dataclass
@@ -159,38 +158,42 @@ class Batch:
             self.targets[table] = _Target(SPECS[table], scope, replace_unit)
         self._touch.add(table)
 
-    def stage(self, table: str, rows: pa.Table, file_idx: int, geo: bool = True) -> None:
-        """Enrich, hash and stage canonical rows of ``table`` read from file ``file_idx``.
+    def stage(self, table: str, rows: pa.Table | str, file_idx: int | None) -> None:
+        """Stage canonical rows of ``table`` read from file ``file_idx``.
 
-        ``row_hash`` covers the content as the source gave it: derived geography is hashed
-        as it was before enrichment, so a new boundary set or PROJ release does not turn
+        ``rows`` is an Arrow table or the name of a DuckDB table on `con` (readers that
+        parse in the engine); with ``file_idx`` None it carries each row's ``_file``.
+        Geography is completed in the engine (`enrich_select`). ``row_hash``, where the
+        reader did not set it, covers the content as the source gave it — derived geography
+        as it was before enrichment — so a new boundary set or PROJ release does not turn
         every row into an "update".
         """
         spec = self.targets[table].spec
-        content = content_columns(spec)
-        given = rows.select([c for c in GEO_DERIVED if c in rows.column_names])
-        if geo and "geo_status" in rows.column_names:
-            rows = enrich(rows)
         con = self.con
-        con.register("_rows", rows)
-        join = ""
-        if given.num_columns:
-            con.register("_given", given)
-            join = "POSITIONAL JOIN _given"
-        parts = [f'coalesce(CAST(_given."{c}" AS VARCHAR), chr(0))' if c in GEO_DERIVED
-                 else f'coalesce(CAST(_rows."{c}" AS VARCHAR), chr(0))'
-                 for c in content if c in rows.column_names]
-        select = (f"SELECT _rows.* REPLACE (md5(concat_ws(chr(31), {', '.join(parts)})) AS "
-                  f"row_hash, '{self.batch_id}' AS batch_id), {int(file_idx)}::INTEGER AS _file "
-                  f"FROM _rows {join}")
+        src = rows
+        if isinstance(rows, pa.Table):
+            con.register("_in", rows)
+            src = "_in"
+        cols = [f.name for f in spec.schema]
+        parts = ", ".join(f'coalesce(CAST(s."{c}" AS VARCHAR), chr(0))'
+                          for c in content_columns(spec))
+        repl = (f"coalesce(s.row_hash, (md5_number_lower(concat_ws(chr(31), {parts})) >> 1)"
+                f"::BIGINT) AS row_hash, "
+                f"'{self.batch_id}' AS batch_id")
+        if "geo_status" in cols:
+            select = enrich_select(con, src, extra=repl)
+        else:
+            select = f"SELECT s.* REPLACE ({repl}) FROM {src} s"
+        # file_idx None: ``rows`` carries a ``_file`` column (several files staged at once)
+        file_col = "_file::INTEGER" if file_idx is None else f"{int(file_idx)}::INTEGER"
+        select = f"SELECT {', '.join(cols)}, {file_col} AS _file FROM ({select})"
         if table not in self._staged:
             con.execute(f'CREATE TABLE "s_{table}" AS {select}')
             self._staged.add(table)
         else:
             con.execute(f'INSERT INTO "s_{table}" {select}')
-        con.unregister("_rows")
-        if join:
-            con.unregister("_given")
+        if src == "_in":
+            con.unregister("_in")
 
     def quarantine(self, file_idx: int, problems: list[Problem]) -> None:
         self.problems.extend((file_idx, p) for p in problems)
@@ -230,23 +233,29 @@ class Batch:
         return IngestResult(self.batch_id, self.files, tables, written)
 
     def _apply(self, con: duckdb.DuckDBPyConnection, tgt: _Target) -> int | None:
+        """Diff the staged rows of one table against the lake and commit what changed."""
         spec = tgt.spec
+        staged = f'"s_{spec.name}"'
+        # a file that failed part-way is rejected whole: what it staged is ignored
         rejected = [i for i, f in enumerate(self.files) if f.status == "rejected"] or [-1]
-        # a file that failed part-way is rejected whole: drop what it had staged
-        con.execute(f'CREATE OR REPLACE TEMP VIEW new_raw AS SELECT * FROM "s_{spec.name}" '
-                    f"WHERE _file NOT IN ({', '.join(map(str, rejected))})")
+        live = f"_file NOT IN ({', '.join(map(str, rejected))})"
         key = _key_sql(spec.key)
         unit = list(tgt.replace_unit)
         unit_cols = "".join(f", {u}" for u in unit)
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE nk AS
-            SELECT {key} AS k, row_hash, _file, source_line{unit_cols},
-                   row_number() OVER w AS occ, first_value(row_hash) OVER w AS h0,
-                   first_value(_file) OVER w AS f0, first_value(source_line) OVER w AS l0
-            FROM new_raw WINDOW w AS (PARTITION BY {key} ORDER BY _file, source_line)""")
-        old = engine.register(con, self.store, spec.name, alias="old_all") or None
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE nk AS
+                        SELECT rowid AS rid, {key} AS k, row_hash, _file, source_line{unit_cols}
+                        FROM {staged} WHERE {live}""")
+        # later occurrences of a key inside this batch: duplicates if identical, else conflicts
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE dup AS SELECT * FROM (
+                SELECT rid, row_hash = first_value(row_hash) OVER w AS same,
+                       first_value(_file) OVER w AS f0, first_value(source_line) OVER w AS l0,
+                       row_number() OVER w AS occ
+                FROM nk WHERE k IN (SELECT k FROM nk GROUP BY k HAVING count(*) > 1)
+                WINDOW w AS (PARTITION BY k ORDER BY _file, source_line)) WHERE occ > 1""")
+        old = engine.register(con, self.store, spec.name, alias="old_all")
         scope = f"WHERE {tgt.scope}" if tgt.scope else ""
-        if old is not None:
+        if old:
             if unit:
                 tup = ", ".join(unit)
                 where = (f"{scope + ' AND' if scope else 'WHERE'} ({tup}) IN "
@@ -260,13 +269,14 @@ class Batch:
                         "FROM nk WHERE false")
         con.execute("""
             CREATE OR REPLACE TEMP TABLE st AS
-            SELECT nk.*, CASE
-                WHEN occ > 1 AND nk.row_hash = h0 THEN 'duplicate'
-                WHEN occ > 1 THEN 'conflict'
+            SELECT nk.rid, nk._file, nk.source_line, nk.k, d.f0, d.l0,
+                   nk.* EXCLUDE (rid, _file, source_line, k, row_hash), CASE
+                WHEN d.rid IS NOT NULL AND d.same THEN 'duplicate'
+                WHEN d.rid IS NOT NULL THEN 'conflict'
                 WHEN o.k IS NULL THEN 'added'
                 WHEN o.row_hash = nk.row_hash THEN 'duplicate'
                 ELSE 'updated' END AS status
-            FROM nk LEFT JOIN ok o ON o.k = nk.k""")
+            FROM nk LEFT JOIN dup d USING (rid) LEFT JOIN ok o ON o.k = nk.k""")
         for fi, status, n in con.execute(
                 "SELECT _file, status, count(*) FROM st GROUP BY ALL").fetchall():
             f = self.files[fi]
@@ -286,7 +296,7 @@ class Batch:
                 reason=(f"same {'/'.join(spec.key)} ({k}) as {self.files[f0].name} line {l0} "
                         "with different content; one release must be chosen"),
                 raw="")))
-        changed_units: list[tuple] = []
+        meta = {"batch_id": self.batch_id, "actor": self.actor}
         if unit:
             removed = con.execute(f"""
                 SELECT {', '.join(unit)}, count(*) FROM ok
@@ -303,30 +313,23 @@ class Batch:
                 return None
             con.register("cu", pa.table({u: [c[i] for c in changed_units]
                                          for i, u in enumerate(unit)}))
-            select = f"""
-                SELECT n.* EXCLUDE (_file) FROM new_raw n
-                JOIN st ON st.k = {_key_sql(spec.key, 'n')} AND st._file = n._file
-                     AND st.source_line = n.source_line AND st.occ = 1
-                WHERE ({', '.join('n.' + u for u in unit)}) IN (SELECT * FROM cu)"""
+            # a changed unit is written whole: every first occurrence of its keys
+            keep = (f"status IN ('added', 'updated', 'duplicate') AND rid NOT IN "
+                    f"(SELECT rid FROM dup) AND ({', '.join(unit)}) IN (SELECT * FROM cu)")
             unit_pred = " OR ".join(
                 "(" + " AND ".join(f"{u} = {_q(v)}" for u, v in zip(unit, c, strict=True)) + ")"
                 for c in changed_units)
             predicate = f"({tgt.scope}) AND ({unit_pred})" if tgt.scope else unit_pred
-            reader = _conform_reader(con.sql(select), spec.schema)
+            reader = _conform_reader(con.sql(self._rows(con, staged, live, keep)), spec.schema)
             return self.store.write(spec, reader, mode="overwrite", predicate=predicate,
-                                    metadata={"batch_id": self.batch_id, "actor": self.actor})
+                                    metadata=meta)
         n_upd, n_add = con.execute("SELECT count(*) FILTER (status='updated'), "
                                    "count(*) FILTER (status='added') FROM st").fetchall()[0]
         if n_upd + n_add == 0:
             return None
-        select = f"""
-            SELECT n.* EXCLUDE (_file) FROM new_raw n
-            JOIN st ON st.k = {_key_sql(spec.key, 'n')} AND st._file = n._file
-                 AND st.source_line = n.source_line
-            WHERE st.status IN ('added', 'updated')"""
+        select = self._rows(con, staged, live, "status IN ('added', 'updated')")
         reader = _conform_reader(con.sql(select), spec.schema)
-        meta = {"batch_id": self.batch_id, "actor": self.actor}
-        if n_upd == 0 or old is None:
+        if n_upd == 0 or not old:
             return self.store.write(spec, reader, mode="append", metadata=meta)
         dt = self.store.table(spec.name)
         pred = " AND ".join(f"t.{k} = s.{k}" for k in spec.key)
@@ -335,6 +338,17 @@ class Batch:
                   commit_properties=CommitProperties(custom_metadata=meta))
            .when_matched_update_all().when_not_matched_insert_all().execute())
         return self.store.version(spec.name)
+
+    @staticmethod
+    def _rows(con: duckdb.DuckDBPyConnection, staged: str, live: str, keep: str) -> str:
+        """SELECT of the staged rows whose diff status satisfies ``keep`` (all live rows
+        when every one does: the first load of a table skips the join)."""
+        total, kept = con.execute(f"SELECT count(*), count(*) FILTER ({keep}) FROM st"
+                                  ).fetchall()[0]
+        if total == kept:
+            return f"SELECT * EXCLUDE (_file) FROM {staged} WHERE {live}"
+        return (f"SELECT * EXCLUDE (_file) FROM {staged} n SEMI JOIN "
+                f"(SELECT rid FROM st WHERE {keep}) w ON n.rowid = w.rid")
 
     def _apply_outcomes(self, con: duckdb.DuckDBPyConnection) -> int | None:
         """Set incidents.outcome to each crime's latest reported outcome."""
@@ -430,6 +444,10 @@ def _conform_reader(rel: duckdb.DuckDBPyRelation, schema: pa.Schema,
 
     def gen() -> Iterator[pa.RecordBatch]:
         for b in src:
-            yield from pa.Table.from_batches([b]).select(schema.names).cast(schema).to_batches()
+            if b.schema.equals(schema):
+                yield b
+            else:
+                yield from pa.Table.from_batches([b]).select(schema.names).cast(
+                    schema).to_batches()
 
     return pa.RecordBatchReader.from_batches(schema, gen())

@@ -12,15 +12,15 @@ from vru.lake.ingest import Batch, IngestResult, Progress
 from vru.lake.store import Store
 from vru.sources import force_extract, istv, police_uk
 from vru.sources.base import Problem, SourceError
-from vru.sources.csvfile import inspect_bytes
+from vru.sources.csvfile import EngineInput, inspect_bytes
 from vru.sources.inputs import InputFile, expand
 
 Handler = Callable[[Batch, int, InputFile, Progress | None], None]
 
 
 def _run(home: Path, paths: Iterable[str | Path], handler: Handler, actor: str | None,
-         command: str, progress: Progress | None, suffixes: tuple[str, ...] = (".csv",)
-         ) -> IngestResult:
+         command: str, progress: Progress | None, suffixes: tuple[str, ...] = (".csv",),
+         finish: Callable[[Batch], None] | None = None) -> IngestResult:
     store = Store(home)
     with Batch(store, actor, command, progress) as batch:
         files: list[InputFile] = []
@@ -35,6 +35,8 @@ def _run(home: Path, paths: Iterable[str | Path], handler: Handler, actor: str |
                 handler(batch, idx, inp, progress)
             except SourceError as e:
                 batch.reject(idx, e)
+        if finish:
+            finish(batch)
         return batch.commit()
 
 
@@ -43,31 +45,6 @@ def _named(table: pa.Table, name: str) -> pa.Table:
     i = table.column_names.index("source_file")
     return table.set_column(i, "source_file",
                             pa.array(np.full(table.num_rows, name, dtype=object), pa.string()))
-
-
-def _police_uk_file(batch: Batch, idx: int, inp: InputFile, progress: Progress | None) -> None:
-    kind, facts = police_uk.open_file(inp.path)
-    f = batch.files[idx]
-    f.kind, f.sha256 = f"police_uk:{kind}", facts.sha256
-    f.notes.extend(facts.notes)
-    if kind == "street":
-        table = "incidents"
-        batch.target(table, scope="source = 'police_uk'", replace_unit=("force", "month"))
-    elif kind == "outcomes":
-        table = "outcomes"
-        batch.target(table)
-    else:
-        table = "stop_search"
-        batch.target(table, replace_unit=("force", "month"))
-    problems: list[Problem] = []
-    rows = 0
-    for block, _records in police_uk.READERS[kind](inp.path, facts, problems, name=inp.name):
-        batch.stage(table, block, idx)
-        rows += block.num_rows
-        if progress:
-            progress(inp.name, rows, 0)
-    batch.quarantine(idx, problems)
-    batch.count_read(idx, rows + len(problems))
 
 
 def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = None,
@@ -80,7 +57,53 @@ def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = No
     replace their force-months in ``stop_search``. Files that cannot be read at all are
     reported as rejected (with the reason) and the rest are still ingested.
     """
-    return _run(home, paths, _police_uk_file, actor, command, progress)
+    streets: list[tuple[int, EngineInput]] = []
+
+    def one(batch: Batch, idx: int, inp: InputFile, progress: Progress | None) -> None:
+        kind, facts = police_uk.open_file(inp.path)
+        f = batch.files[idx]
+        f.kind, f.sha256 = f"police_uk:{kind}", facts.sha256
+        f.notes.extend(facts.notes)
+        if kind == "street":  # the bulk: read together in the engine once all are known
+            streets.append((idx, EngineInput(inp.path, inp.name, facts)))
+            return
+        table = "outcomes" if kind == "outcomes" else "stop_search"
+        batch.target(table, replace_unit=() if kind == "outcomes" else ("force", "month"))
+        problems: list[Problem] = []
+        rows = 0
+        for block, _records in police_uk.READERS[kind](inp.path, facts, problems,
+                                                       name=inp.name):
+            batch.stage(table, block, idx)
+            rows += block.num_rows
+        batch.quarantine(idx, problems)
+        batch.count_read(idx, rows + len(problems))
+        if progress:
+            progress(inp.name, rows, 0)
+
+    def street_files(batch: Batch) -> None:
+        if not streets:
+            return
+        if progress:
+            progress(f"{len(streets)} street files", 0, 0)
+        batch.target("incidents", scope="source = 'police_uk'", replace_unit=("force", "month"))
+        counts, problems, errors = police_uk.read_street(batch.con, [i for _, i in streets],
+                                                         batch.workdir)
+        by_name = {inp.name: idx for idx, inp in streets}
+        for name, err in errors.items():
+            batch.reject(by_name[name], err)
+        for name, n in counts.items():
+            batch.count_read(by_name[name], n)
+        for p in problems:
+            batch.quarantine(by_name[p.file], [p])
+        batch.con.register("_file_index", pa.table({"_name": list(by_name),
+                                                    "_file": list(by_name.values())}))
+        batch.con.execute("CREATE OR REPLACE TEMP VIEW _street_f AS SELECT s.*, f._file "
+                          "FROM _street s JOIN _file_index f ON f._name = s.source_file")
+        batch.stage("incidents", "_street_f", None)
+        batch.con.execute("DROP VIEW _street_f; DROP TABLE _street")
+        batch.con.unregister("_file_index")
+
+    return _run(home, paths, one, actor, command, progress, finish=street_files)
 
 
 def _force_extract_file(batch: Batch, idx: int, inp: InputFile,

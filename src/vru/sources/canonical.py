@@ -41,7 +41,7 @@ INCIDENTS = pa.schema([
     ("context", pa.string()),
     ("source_file", pa.string()),
     ("source_line", pa.int64()),
-    ("row_hash", pa.string()),        # derived: hash of content columns, for change detection
+    ("row_hash", pa.int64()),         # derived: 63-bit MD5 of the content, for change detection
     ("batch_id", pa.string()),        # derived
 ])
 
@@ -56,7 +56,7 @@ OUTCOMES = pa.schema([
     ("outcome_date", pa.date32()),
     ("source_file", pa.string()),
     ("source_line", pa.int64()),
-    ("row_hash", pa.string()),
+    ("row_hash", pa.int64()),
     ("batch_id", pa.string()),
 ])
 
@@ -85,7 +85,7 @@ STOP_SEARCH = pa.schema([
     ("removal_of_clothing", pa.bool_()),
     ("source_file", pa.string()),
     ("source_line", pa.int64()),
-    ("row_hash", pa.string()),
+    ("row_hash", pa.int64()),
     ("batch_id", pa.string()),
 ])
 
@@ -108,7 +108,7 @@ ED_ASSAULTS = pa.schema([
     ("geo_status", pa.string()),
     ("source_file", pa.string()),
     ("source_line", pa.int64()),
-    ("row_hash", pa.string()),
+    ("row_hash", pa.int64()),
     ("batch_id", pa.string()),
 ])
 

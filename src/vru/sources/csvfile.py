@@ -108,6 +108,175 @@ def read_header(path: Path, encoding: str) -> list[str]:
     return next(csv.reader(io.StringIO(first)))
 
 
+def match_columns(path: Path, facts: FileFacts, columns: Mapping[str, Sequence[str]],
+                  required: Sequence[str]) -> tuple[list[str], dict[str, int]]:
+    """The header row and, for each canonical column found in it, its position.
+
+    Raises
+    ------
+    SourceError
+        Empty file, empty first line, a required column missing, or a wanted column twice.
+    """
+    if facts.size == 0:
+        raise SourceError(path, "the file is empty")
+    header = read_header(path, facts.encoding)
+    if not header:
+        raise SourceError(path, "no header row: the first line is empty", line=1)
+    keys = [normalise_header(h) for h in header]
+    positions: dict[str, int] = {}
+    for canon, spellings in columns.items():
+        for sp in spellings:
+            k = normalise_header(sp)
+            if k in keys:
+                positions[canon] = keys.index(k)
+                break
+    missing = [c for c in required if c not in positions]
+    if missing:
+        want = ", ".join(repr(columns[m][0]) for m in missing)
+        raise SourceError(
+            path,
+            f"missing column(s) {want}; the header has: {', '.join(repr(h) for h in header)}. "
+            "Check this is the right kind of file (see docs/formats.md).",
+            line=1,
+        )
+    dup = sorted({header[i] for i in positions.values() if keys.count(keys[i]) > 1})
+    if dup:
+        raise SourceError(path, f"column(s) {dup} appear more than once in the header", line=1)
+    return header, positions
+
+
+def utf8_copy(path: Path, facts: FileFacts, workdir: Path) -> Path:
+    """The file itself if UTF-8, else a UTF-8 copy in ``workdir`` (for engines that read
+    only UTF-8)."""
+    if facts.encoding == "utf-8":
+        return path
+    workdir.mkdir(parents=True, exist_ok=True)
+    dest = workdir / f"{facts.sha256[:16]}.utf8.csv"
+    with open(path, encoding=facts.encoding, newline="") as src, \
+            open(dest, "w", encoding="utf-8", newline="") as dst:
+        while chunk := src.read(1 << 20):
+            dst.write(chunk)
+    return dest
+
+
+@dataclass(frozen=True)
+class EngineInput:
+    """A file for `load_into`: where it is, the name the user knows, its byte facts."""
+
+    path: Path
+    name: str
+    facts: FileFacts
+
+
+def load_into(con, table: str, inputs: Sequence[EngineInput],
+              columns: Mapping[str, Sequence[str]], required: Sequence[str], workdir: Path
+              ) -> tuple[dict[str, int], list[Problem], dict[str, SourceError]]:
+    """Read CSVs with DuckDB's parallel reader into temp table ``table`` of strings.
+
+    Columns get their canonical names (others are dropped) plus ``_name`` (the file as the
+    user knows it) and ``_record``: the row's number in its file counting the header as 1
+    (the line number unless an earlier field holds a line break or blank lines precede).
+    Files sharing a header are read in one scan. Rows DuckDB cannot split into the
+    header's fields become problems with their physical line.
+
+    Returns
+    -------
+    (rows in per file name, problems, errors per file name)
+        A file in ``errors`` was not read at all (e.g. a required column missing).
+    """
+    errors: dict[str, SourceError] = {}
+    groups: dict[tuple[str, ...], list[tuple[EngineInput, Path, dict[str, int]]]] = {}
+    for inp in inputs:
+        try:
+            header, positions = match_columns(inp.path, inp.facts, columns, required)
+            src = utf8_copy(inp.path, inp.facts, workdir)
+        except SourceError as e:
+            errors[inp.name] = e
+            continue
+        groups.setdefault(tuple(header), []).append((inp, src, positions))
+    con.execute(f"DROP TABLE IF EXISTS {table}")
+    problems: list[Problem] = []
+    for header, members in groups.items():
+        try:
+            problems += _scan(con, table, header, members, columns)
+        except SourceError as e:
+            if len(members) == 1:
+                errors[members[0][0].name] = e
+                continue
+            for m in members:  # find which file spoils the shared scan
+                try:
+                    problems += _scan(con, table, header, [m], columns)
+                except SourceError as e:
+                    errors[m[0].name] = e
+    counts = dict.fromkeys((i.name for i in inputs if i.name not in errors), 0)
+    if con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '{table}'"
+                   ).fetchall()[0][0]:
+        for name, n in con.execute(f"SELECT _name, count(*) FROM {table} GROUP BY 1").fetchall():
+            counts[name] += n
+    else:  # nothing readable: an empty table of the wanted columns
+        cols = ", ".join(f"NULL::VARCHAR AS {c}" for c in columns)
+        con.execute(f"CREATE TEMP TABLE {table} AS SELECT {cols}, NULL::VARCHAR AS _name, "
+                    "NULL::BIGINT AS _record LIMIT 0")
+    for p in problems:
+        counts[p.file] += 1
+    return counts, problems, errors
+
+
+def _scan(con, table: str, header: tuple[str, ...], members, columns) -> list[Problem]:
+    """One DuckDB scan of files sharing ``header``, appended to ``table``."""
+    names = {str(src): inp.name for inp, src, _ in members}
+    spec = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header))) + "}"
+    con.execute("DROP TABLE IF EXISTS _rej; DROP TABLE IF EXISTS _scan")
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _raw AS SELECT * FROM read_csv(?, header = true, "
+            f"auto_detect = false, columns = {spec}, delim = ',', quote = '\"', "
+            "escape = '\"', filename = true, store_rejects = true, rejects_table = '_rej', "
+            "rejects_scan = '_scan')", [list(names)])
+    except Exception as e:  # duckdb.Error: a file as a whole cannot be read
+        first = members[0][0]
+        raise SourceError(first.path if len(members) == 1 else ", ".join(names.values()),
+                          f"cannot be read as CSV: {str(e).splitlines()[0]}") from None
+    rejects = con.execute("""
+        SELECT s.file_path, r.line, any_value(r.csv_line), any_value(r.error_type),
+               any_value(r.error_message)
+        FROM _rej r JOIN _scan s USING (scan_id, file_id)
+        GROUP BY ALL ORDER BY 1, 2""").fetchall()
+    problems = [Problem(file=names[fp], line=int(line), field=None,
+                        reason=f"malformed row: {msg} ({kind.lower()}; an unquoted comma or a "
+                               "cut line?)", raw=(raw or "").strip("\r\n"))
+                for fp, line, raw, kind, msg in rejects]
+    positions = members[0][2]
+    select = ", ".join(f"c{positions[c]} AS {c}" if c in positions else f"NULL::VARCHAR AS {c}"
+                       for c in columns)
+    # the scan keeps file order, so a row's place in its file is rowid minus the file's first
+    con.execute("CREATE OR REPLACE TEMP TABLE _first AS SELECT filename, min(rowid) AS r0 "
+                "FROM _raw GROUP BY filename")
+    if rejects:
+        # good row k (0-based) of a file follows its reject j when k >= line_j - 2 - j
+        shifts: dict[str, list[int]] = {}
+        for fp, line, *_rest in rejects:
+            shifts.setdefault(fp, []).append(int(line) - 2 - len(shifts.get(fp, [])))
+        con.execute("CREATE OR REPLACE TEMP TABLE _shift AS SELECT unnest(?::VARCHAR[]) AS fp, "
+                    "unnest(?::BIGINT[]) AS gb",
+                    [[f for f, g in shifts.items() for _ in g], [x for g in shifts.values()
+                                                                 for x in g]])
+        record = "k + 2 + (SELECT count(*) FROM _shift WHERE _shift.fp = filename AND gb <= k)"
+    else:
+        record = "k + 2"
+    con.register("_names", pa.table({"filename": list(names), "_name": list(names.values())}))
+    body = (f"SELECT {select}, _name, ({record})::BIGINT AS _record FROM "
+            "(SELECT _raw.*, _raw.rowid - r0 AS k FROM _raw JOIN _first USING (filename)) "
+            "JOIN _names USING (filename)")
+    exists = con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '{table}'"
+                         ).fetchall()[0][0]
+    con.execute(f"INSERT INTO {table} BY NAME {body}" if exists
+                else f"CREATE TEMP TABLE {table} AS {body}")
+    con.execute("DROP TABLE _raw; DROP TABLE _first")
+    con.unregister("_names")
+    return problems
+
+
 def read_batches(
     path: str | Path,
     columns: Mapping[str, Sequence[str]],
@@ -140,32 +309,8 @@ def read_batches(
     facts = facts or inspect_bytes(path)
     if problems is None:
         problems = []
-    if facts.size == 0:
-        raise SourceError(path, "the file is empty")
-    header = read_header(path, facts.encoding)
-    if not header:
-        raise SourceError(path, "no header row: the first line is empty", line=1)
-    keys = [normalise_header(h) for h in header]
-    chosen: dict[str, str] = {}  # canonical → actual header text
-    for canon, spellings in columns.items():
-        for s in spellings:
-            k = normalise_header(s)
-            if k in keys:
-                chosen[canon] = header[keys.index(k)]
-                break
-    missing = [c for c in required if c not in chosen]
-    if missing:
-        want = ", ".join(repr(columns[m][0]) for m in missing)
-        raise SourceError(
-            path,
-            f"missing column(s) {want}; the header has: {', '.join(repr(h) for h in header)}. "
-            "Check this is the right kind of file (see docs/formats.md).",
-            line=1,
-        )
-    dup = {h for h in header if header.count(h) > 1 and h in chosen.values()}
-    if dup:
-        raise SourceError(path, f"column(s) {sorted(dup)} appear more than once in the header",
-                          line=1)
+    header, positions = match_columns(path, facts, columns, required)
+    chosen = {canon: header[i] for canon, i in positions.items()}
 
     bad_numbers: list[int] = []
 

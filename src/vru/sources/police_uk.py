@@ -21,8 +21,8 @@ import pyarrow.compute as pc
 
 from vru.sources import canonical
 from vru.sources import values as v
-from vru.sources.base import Problem, SourceError
-from vru.sources.csvfile import FileFacts, inspect_bytes, read_batches
+from vru.sources.base import GB_LAT, GB_LON, Problem, SourceError
+from vru.sources.csvfile import EngineInput, FileFacts, inspect_bytes, load_into, read_batches
 
 SOURCE = "police_uk"
 
@@ -133,76 +133,111 @@ def _constant(value: str, n: int) -> pa.Array:
     return pa.array(np.full(n, value, dtype=object), pa.string())
 
 
-def iter_street(path: Path, facts: FileFacts, problems: list[Problem], name: str | None = None
-                ) -> Iterator[tuple[pa.Table, np.ndarray]]:
-    """Yield (canonical incidents rows, record numbers) per block of a street file.
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
-    Rows that fail a check are appended to ``problems``; ``rows_in`` is the sum of rows
-    yielded plus problems. A Crime ID repeated with other content is left to the lake,
-    which sees every file of the batch and the rows it already holds.
+
+def _canonical_select(schema: pa.Schema, exprs: dict[str, str]) -> str:
+    """SELECT list with every column of ``schema`` in order: given expressions, else NULL."""
+    duck = {pa.string(): "VARCHAR", pa.float64(): "DOUBLE", pa.bool_(): "BOOLEAN",
+            pa.int64(): "BIGINT", pa.date32(): "DATE"}
+    return ", ".join(f"{exprs.get(f.name) or 'NULL::' + duck.get(f.type, 'TIMESTAMP')} "
+                     f"AS {f.name}" for f in schema)
+
+
+def read_street(con: duckdb.DuckDBPyConnection, inputs: list[EngineInput], workdir: Path,
+                table: str = "_street"
+                ) -> tuple[dict[str, int], list[Problem], dict[str, SourceError]]:
+    """Read street files into DuckDB temp table ``table`` of canonical INCIDENTS rows.
+
+    Everything runs in DuckDB (one parallel scan per header, checks, keys), because street
+    files are the bulk of what a VRU loads. ``geo_status``, ``batch_id`` and the other-CRS
+    coordinates are left for the lake. A Crime ID repeated with other content is left to
+    the lake too: it sees every file of the batch and the rows already held.
+
+    Returns
+    -------
+    (rows in per file name, problems, files not read and why)
+        Rows that fail a check are problems (first failing check, naming the field); for
+        each file, rows in = its rows in ``table`` + its problems.
     """
-    asb_seen: dict[str, int] = {}  # content key → identical rows seen so far in this file
-    name = name or str(path)
-    for batch in read_batches(path, STREET_COLUMNS, STREET_REQUIRED, facts, problems):
-        t = batch.table
-        n = t.num_rows
-        f = v.Faults(n)
-        month = _month(f, t)
-        ctype = v.column(t, "crime_type")
-        f.add(v.is_blank(t["falls_within"]), "Falls within",
-              "no force in 'Falls within'; every data.police.uk row names its force")
-        f.add(~v.mask(pc.is_in(ctype, value_set=pa.array(sorted(CATEGORIES)))), "Crime type",
-              lambda i, c=ctype: f"crime type {v.text_at(c, i)!r} is not a data.police.uk category")
-        lon, lat = v.coordinate_pair(f, v.column(t, "lon"), v.column(t, "lat"),
-                                     "Longitude", "Latitude")
-        lsoa = v.null_if_blank(v.column(t, "lsoa_code"))
-        f.add(~v.mask(pc.fill_null(pc.match_substring_regex(lsoa, _LSOA), True)), "LSOA code",
-              lambda i, c=lsoa: f"LSOA code {v.text_at(c, i)!r} is not an LSOA (E01…/W01… + 6 "
-                        "digits)")
-        out = pa.table({
-            "source": _constant(SOURCE, n),
-            "crime_id": v.null_if_blank(t["crime_id"]),
-            "force": v.null_if_blank(t["falls_within"]),
-            "month": month,
-            "time_precision": _constant("month", n),
-            "category": ctype,
-            "lon": lon, "lat": lat,
-            "location": v.null_if_blank(v.column(t, "location")),
-            "lsoa11cd": lsoa,
-            "outcome": v.null_if_blank(v.column(t, "outcome")),
-            "context": v.null_if_blank(v.column(t, "context")),
-        })
-        out, records = _accept(f, out, t, batch.records, name, problems)
-        out = out.append_column("source_ref", _street_keys(out, asb_seen)).drop_columns(
-            ["crime_id"])
-        out = out.append_column("source_file", _constant(name, out.num_rows))
-        out = out.append_column("source_line", pa.array(records, pa.int64()))
-        yield canonical.conform(out, canonical.INCIDENTS), records
+    counts, problems, errors = load_into(con, "_t", inputs, STREET_COLUMNS, STREET_REQUIRED,
+                                         workdir)
+    cats = ", ".join(_sql_text(c) for c in sorted(CATEGORIES))
+    lo, la = GB_LON, GB_LAT
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _v AS
+        SELECT *, CASE
+            WHEN NOT regexp_full_match(m, '{_MONTH[1:-1]}') THEN 'Month'
+            WHEN m > '{_current_month()}' THEN 'Month'
+            WHEN fw = '' THEN 'Falls within'
+            WHEN ct NOT IN ({cats}) THEN 'Crime type'
+            WHEN xs <> '' AND NOT isfinite(coalesce(x, 'nan'::DOUBLE)) THEN 'Longitude'
+            WHEN ys <> '' AND NOT isfinite(coalesce(y, 'nan'::DOUBLE)) THEN 'Latitude'
+            WHEN (xs = '') <> (ys = '') THEN 'Longitude/Latitude'
+            WHEN x IS NOT NULL AND NOT (x BETWEEN {lo[0]} AND {lo[1]} AND y BETWEEN {la[0]}
+                 AND {la[1]}) THEN 'Longitude/Latitude'
+            WHEN ls <> '' AND NOT regexp_full_match(ls, '{_LSOA[1:-1]}') THEN 'LSOA code'
+            END AS _field
+        FROM (SELECT *, trim(coalesce(month, '')) AS m, trim(coalesce(falls_within, '')) AS fw,
+                     trim(coalesce(crime_type, '')) AS ct, trim(coalesce(lon, '')) AS xs,
+                     trim(coalesce(lat, '')) AS ys, trim(coalesce(lsoa_code, '')) AS ls,
+                     try_cast(trim(lon) AS DOUBLE) AS x, try_cast(trim(lat) AS DOUBLE) AS y
+              FROM _t)""")
+    bad = con.execute(f"""SELECT _name, _record, _field, m, ct, xs, ys, ls, x, y,
+                                 {', '.join(STREET_COLUMNS)}
+                          FROM _v WHERE _field IS NOT NULL ORDER BY _name, _record""").fetchall()
+    for name, rec, fld, m, ct, xs, ys, ls, x, y, *raw in bad:
+        problems.append(Problem(name, int(rec), fld, _street_reason(fld, m, ct, xs, ys, ls, x, y),
+                                v.join_row(raw)))
+    problems.sort(key=lambda p: (p.file, p.line or 0))
+    # identity of rows without a Crime ID (ASB): their content and ordinal among identical
+    # rows of the file; row_hash: the content as released, for change detection
+    content = ("concat_ws(chr(31), fw, m, ls, coalesce(location, ''), ct, xs, ys, "
+               "coalesce(outcome, ''), coalesce(context, ''))")
+    exprs = {
+        "source": f"'{SOURCE}'",
+        "source_ref": "coalesce(nullif(trim(crime_id), ''), _asb)",
+        "force": "fw", "month": "m", "time_precision": "'month'", "category": "ct",
+        "lon": "x", "lat": "y", "location": "nullif(trim(location), '')",
+        "lsoa11cd": "nullif(ls, '')", "outcome": "nullif(trim(outcome), '')",
+        "context": "nullif(trim(context), '')", "source_file": "_name",
+        "source_line": "_record",
+        "row_hash": "('0x' || left(_h, 15))::BIGINT",  # 60 bits of the MD5
+    }
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {table} AS
+        SELECT {_canonical_select(canonical.INCIDENTS, exprs)}, _name FROM (
+            SELECT *, CASE WHEN NOT _has_id THEN 'h:' || left(_h, 24) || ':' || (row_number()
+                           OVER (PARTITION BY _name, _has_id, _h ORDER BY _record) - 1) END
+                      AS _asb
+            FROM (SELECT *, md5({content}) AS _h, trim(coalesce(crime_id, '')) <> '' AS _has_id
+                  FROM _v WHERE _field IS NULL))""")
+    con.execute("DROP TABLE _t; DROP TABLE _v")
+    return counts, problems, errors
 
 
-_CONTENT_SQL = """
-SELECT md5(concat_ws('|', coalesce(force,''), month, coalesce(CAST(lon AS VARCHAR),''),
-       coalesce(CAST(lat AS VARCHAR),''), coalesce(location,''), coalesce(lsoa11cd,''), category,
-       coalesce(outcome,''), coalesce(context,''))) AS h
-FROM t
-"""
-
-
-def _street_keys(out: pa.Table, asb_seen: dict[str, int]) -> pa.Array:
-    """source_ref for each row: the Crime ID, or 'h:' + content hash + ordinal among
-    identical rows of the file for rows without one (anti-social behaviour)."""
-    con = duckdb.connect()
-    con.register("t", out.select(["force", "month", "lon", "lat", "location", "lsoa11cd",
-                                  "category", "outcome", "context"]))
-    content = con.sql(_CONTENT_SQL).to_arrow_table()["h"].combine_chunks()
-    con.close()
-    no_id = np.asarray(pc.is_null(out["crime_id"]), dtype=bool)
-    if not no_id.any():
-        return out["crime_id"].combine_chunks()
-    made = _content_keys("h", content.filter(pa.array(no_id)), asb_seen)
-    keys = np.asarray(out["crime_id"].to_numpy(zero_copy_only=False), dtype=object)
-    keys[no_id] = made.to_numpy(zero_copy_only=False)
-    return pa.array(keys, pa.string())
+def _street_reason(fld: str, m: str, ct: str, xs: str, ys: str, ls: str,
+                   x: float | None, y: float | None) -> str:
+    """The sentence for a street row's first failing check (only bad rows reach Python)."""
+    if fld == "Month":
+        return (f"month {m!r} is not YYYY-MM" if not re.fullmatch(_MONTH, m)
+                else f"month {m} is in the future")
+    if fld == "Falls within":
+        return "no force in 'Falls within'; every data.police.uk row names its force"
+    if fld == "Crime type":
+        return f"crime type {ct!r} is not a data.police.uk category"
+    if fld in ("Longitude", "Latitude"):
+        return f"{fld} {xs if fld == 'Longitude' else ys!r} is not a number"
+    if fld == "LSOA code":
+        return f"LSOA code {ls!r} is not an LSOA (E01…/W01… + 6 digits)"
+    if (xs == "") != (ys == ""):
+        return ("only one of Longitude and Latitude is given: give both, or neither when the "
+                "row has no location")
+    if GB_LON[0] <= y <= GB_LON[1] and GB_LAT[0] <= x <= GB_LAT[1]:
+        return (f"latitude and longitude look swapped (Longitude {xs}, Latitude {ys}); swap "
+                "the columns")
+    return (f"coordinates outside Great Britain (Longitude {xs}, Latitude {ys}): check the "
+            "degrees and the coordinate system")
 
 
 def _content_keys(prefix: str, hashes: pa.Array | pa.ChunkedArray,
@@ -309,7 +344,7 @@ def _text(t: pa.Table, name: str) -> pa.Array:
     return v.null_if_blank(v.column(t, name))
 
 
-READERS = {"street": iter_street, "outcomes": iter_outcomes, "stop_search": iter_stop_search}
+READERS = {"outcomes": iter_outcomes, "stop_search": iter_stop_search}
 
 
 def open_file(path: Path) -> tuple[str, FileFacts]:

@@ -1,0 +1,590 @@
+"""Events → cell × time-bin counts, computed by DuckDB over the lake (never a full event load).
+
+Cells (``cell=`` text):
+
+* ``"grid:SIZE"`` — square British National Grid cells of SIZE metres.  The cell of an event is
+  computed in SQL (``floor(easting / SIZE)``, ``floor(northing / SIZE)``), so only one row per
+  occupied cell (× time bin) leaves the engine.
+* ``"h3:RES"`` — H3 hexagons, resolution 6–10.  DuckDB's h3 extension downloads at run time
+  (forbidden here), so SQL groups events to their DISTINCT (lon, lat) points with counts —
+  data.police.uk points are snapped to anonymous map points, so there are few — and Python
+  maps each distinct point once with :func:`vru.geo.grids.h3_cell` and sums per hexagon.
+* ``"lsoa"``, ``"msoa"``, ``"district"`` — ONS areas from the events' ``lsoa11cd`` (MSOA and
+  district through the lookups of :mod:`vru.geo.boundaries`).
+
+The **study area** is the cells covering the loaded LSOA boundaries (optionally restricted to
+some districts or LSOAs with ``area=``): every such cell is reported, empty ones with n = 0.
+Events whose location falls in no study cell are counted in ``outside``; events without a
+location in ``no_location``; neither vanishes silently.
+
+Time bins (``time_bin=``): ``None`` (one total), ``"month"`` (the ``month`` column, so
+data.police.uk works), ``"week"`` (ISO weeks starting Monday, of ``occurred_from``), ``"day"``,
+``"hour_of_week"`` (0 = Monday 00:00–00:59 … 167, of ``occurred_from``; not aoristic — see
+:func:`vru.analysis.times.hour_weekday_matrix` for that).  Every bin of the period is present,
+empty bins as zeros.  Week/day/hour bins need event times: rows without ``occurred_from`` are
+counted in ``no_time`` and a table of month-only data is refused.
+
+With ``harm=True`` each event is weighted by :mod:`vru.analysis.harm` (its offence code's
+weight, else its police.uk category's, else 1) and ``value`` holds the weighted sums; ``n``
+always holds the plain counts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import scipy.sparse as sp
+import shapely
+
+from vru.analysis import weights as wts
+from vru.analysis.harm import HarmWeights, default_weights
+from vru.geo.boundaries import load_lad, load_lsoa, load_msoa, lsoa_to_msoa
+from vru.geo.crs import BNG, WGS84
+from vru.geo.grids import (
+    h3_cell,
+    h3_cells_covering,
+    h3_neighbours,
+    h3_polygons,
+    square_cells_covering,
+    square_polygons,
+)
+from vru.lake.api import Lake
+from vru.lake.engine import register
+from vru.lake.store import Store
+
+__all__ = [
+    "TIME_BINS",
+    "AggregationError",
+    "CellCounts",
+    "CellSpec",
+    "StudyArea",
+    "aggregate",
+    "open_store",
+    "parse_cell",
+    "study_area",
+]
+
+TIME_BINS = ("month", "week", "day", "hour_of_week")
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_LAD = re.compile(r"^[EW]0[6-9]\d{6}$")
+
+
+class AggregationError(ValueError):
+    """The aggregation cannot run as asked; the message says why and what to do."""
+
+
+LakeLike = Lake | Store | str | Path
+
+
+def open_store(source: LakeLike) -> Store:
+    """The lake :class:`~vru.lake.store.Store` of a Lake, a Store or a home folder."""
+    if isinstance(source, Store):
+        return source
+    if isinstance(source, Lake):
+        return source.store
+    return Store(Path(source).expanduser().resolve())
+
+
+# ---------------------------------------------------------------------------------------------
+# cells and the study area
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """Which cells: ``kind`` in grid, h3, lsoa, msoa, district; ``size`` (m) or ``res``."""
+
+    kind: str
+    size: float | None = None
+    res: int | None = None
+
+    @property
+    def text(self) -> str:
+        """The spec as written on the command line, e.g. ``"grid:250"``, ``"h3:9"``."""
+        if self.kind == "grid":
+            return f"grid:{self.size:g}"
+        if self.kind == "h3":
+            return f"h3:{self.res}"
+        return self.kind
+
+
+def parse_cell(text: str | CellSpec) -> CellSpec:
+    """Parse ``"grid:250"``, ``"h3:9"``, ``"lsoa"``, ``"msoa"`` or ``"district"``.
+
+    Raises
+    ------
+    AggregationError
+        Naming the accepted forms.
+    """
+    if isinstance(text, CellSpec):
+        return text
+    t = str(text).strip().lower()
+    kind, _, arg = t.partition(":")
+    if kind in ("lsoa", "msoa") and not arg:
+        return CellSpec(kind)
+    if kind in ("district", "lad") and not arg:
+        return CellSpec("district")
+    try:
+        if kind == "grid":
+            size = float(arg.removesuffix("m"))
+            if not np.isfinite(size) or size < 10:
+                raise ValueError
+            return CellSpec("grid", size=size)
+        if kind == "h3":
+            res = int(arg)
+            if not 6 <= res <= 10:
+                raise ValueError
+            return CellSpec("h3", res=res)
+    except ValueError:
+        pass
+    raise AggregationError(
+        f"cell {text!r} not understood: use grid:SIZE (metres, at least 10), h3:RES (6-10), "
+        "lsoa, msoa or district"
+    )
+
+
+@dataclass
+class StudyArea:
+    """Every cell of the study area: ids, BNG polygons and centroids, and how to find them."""
+
+    spec: CellSpec
+    ids: np.ndarray  #: cell ids (object array)
+    geometry: np.ndarray  #: shapely polygons in British National Grid
+    lsoa: gpd.GeoDataFrame = field(repr=False)  #: the LSOA boundaries the area stands on
+    cols: np.ndarray | None = field(default=None, repr=False)  #: grid only
+    rows: np.ndarray | None = field(default=None, repr=False)
+    member: dict[str, str] | None = field(default=None, repr=False)  #: lsoa11cd → cell id
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def centroids(self) -> np.ndarray:
+        """(n, 2) BNG centroids of the cells."""
+        c = shapely.centroid(self.geometry)
+        return np.column_stack([shapely.get_x(c), shapely.get_y(c)])
+
+    def position(self, ids: Sequence[Any] | np.ndarray) -> np.ndarray:
+        """Index of each id in the study area, −1 where it is not a study cell."""
+        return pd.Index(self.ids).get_indexer(pd.Index(np.asarray(ids, dtype=object)))
+
+    def grid_position(self, cols: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Index of each square cell (col, row) in the study area, −1 where absent."""
+        assert self.cols is not None and self.rows is not None
+        c0, r0 = int(self.cols.min()), int(self.rows.min())
+        width = int(self.cols.max()) - c0 + 1
+        height = int(self.rows.max()) - r0 + 1
+        key = (self.rows - r0) * width + (self.cols - c0)
+        order = np.argsort(key)
+        skey = key[order]
+        c = np.asarray(cols, dtype=np.int64) - c0
+        r = np.asarray(rows, dtype=np.int64) - r0
+        inside = (c >= 0) & (c < width) & (r >= 0) & (r < height)
+        q = r * width + c
+        pos = np.minimum(np.searchsorted(skey, q), skey.size - 1)
+        hit = inside & (skey[pos] == q)
+        return np.where(hit, order[pos], -1)
+
+    def weights(self, spec: str = "contiguity") -> sp.csr_array:
+        """Binary spatial weights (self included) among the study cells.
+
+        ``"contiguity"``: the cell and its first ring — queen contiguity (k = 1) on the square
+        grid, ``grid_disk(k=1)`` for H3, polygons that touch (within 1 m, which absorbs slivers
+        between generalised boundaries) for LSOA/MSOA/district.  ``"distance:METRES"``: cells
+        whose centroids lie within that distance.  ``"knn:K"``: the K nearest centroids.
+        """
+        kind, _, arg = str(spec).strip().lower().partition(":")
+        try:
+            if kind == "contiguity" and not arg:
+                return self._contiguity()
+            if kind == "distance":
+                d = float(arg.removesuffix("m"))
+                if d > 0:
+                    return wts.distance_band_weights(self.centroids, d)
+            if kind == "knn":
+                k = int(arg)
+                if k >= 1:
+                    return wts.knn_weights(self.centroids, k)
+        except ValueError as exc:
+            if "k must be" in str(exc):
+                raise AggregationError(f"weights {spec!r}: {exc}") from None
+        raise AggregationError(
+            f"weights {spec!r} not understood: use contiguity, distance:METRES or knn:K"
+        )
+
+    def _contiguity(self) -> sp.csr_array:
+        if self.spec.kind == "grid":
+            return wts.grid_weights(self.rows, self.cols, k=1)
+        if self.spec.kind == "h3":
+            pairs = h3_neighbours(self.ids.tolist(), 1)
+            src = self.position(pairs["cell"].to_numpy(dtype=object))
+            dst = self.position(pairs["neighbour"].to_numpy(dtype=object))
+            keep = (src >= 0) & (dst >= 0)
+            return wts.neighbour_list_weights(
+                _lists(src[keep], dst[keep], len(self)), n=len(self)
+            )
+        tree = shapely.STRtree(self.geometry)
+        a, b = tree.query(self.geometry, predicate="dwithin", distance=1.0)
+        return wts.neighbour_list_weights(_lists(a, b, len(self)), n=len(self))
+
+    def geometry_wgs84(self) -> gpd.GeoSeries:
+        """Cell polygons in WGS84 (for GeoJSON and the browser)."""
+        if self.spec.kind == "h3":
+            return gpd.GeoSeries(h3_polygons(self.ids.tolist()), crs=WGS84)
+        return gpd.GeoSeries(self.geometry, crs=BNG).to_crs(WGS84)
+
+
+def _lists(src: np.ndarray, dst: np.ndarray, n: int) -> list[np.ndarray]:
+    order = np.argsort(src, kind="stable")
+    s, d = src[order], dst[order]
+    cuts = np.searchsorted(s, np.arange(n + 1))
+    return [d[cuts[i] : cuts[i + 1]] for i in range(n)]
+
+
+def _restrict(lsoa: gpd.GeoDataFrame, area: tuple[str, ...]) -> gpd.GeoDataFrame:
+    if not area:
+        return lsoa
+    lads = {a for a in area if _LAD.match(a)}
+    codes = set(area) - lads
+    keep = lsoa["lad13cd"].isin(lads) | lsoa["lsoa11cd"].isin(codes)
+    if not keep.any():
+        raise AggregationError(
+            f"area {', '.join(area)} matches no loaded LSOA (give district codes such as "
+            "E06000038 or LSOA codes)"
+        )
+    return lsoa[keep].reset_index(drop=True)
+
+
+@lru_cache(maxsize=16)
+def _study_area_cached(spec: CellSpec, lsoa_paths: tuple[str, ...] | None,
+                       area: tuple[str, ...]) -> StudyArea:
+    lsoa = _restrict(load_lsoa(list(lsoa_paths) if lsoa_paths else None), area)
+    if spec.kind == "grid":
+        cov = square_cells_covering(lsoa, spec.size, only_intersecting=True)
+        ids = cov["cell_id"].to_numpy(dtype=object)
+        return StudyArea(spec, ids, square_polygons(ids), lsoa,
+                         cols=cov["col"].to_numpy(), rows=cov["row"].to_numpy())
+    if spec.kind == "h3":
+        # "overlap": every point of the area lies in a listed hexagon (none falls outside).
+        ids = h3_cells_covering(lsoa, spec.res, contain="overlap")
+        return StudyArea(spec, ids, h3_polygons(ids.tolist(), bng=True), lsoa)
+    if spec.kind == "lsoa":
+        ids = lsoa["lsoa11cd"].to_numpy(dtype=object)
+        return StudyArea(spec, ids, np.asarray(lsoa.geometry.values, dtype=object), lsoa,
+                         member=dict(zip(ids, ids, strict=True)))
+    if spec.kind == "msoa":
+        msoa = load_msoa()
+        look = lsoa_to_msoa(lsoa, msoa).dropna(subset=["msoa11cd"])
+        msoa = msoa[msoa["msoa11cd"].isin(set(look["msoa11cd"]))].reset_index(drop=True)
+        return StudyArea(spec, msoa["msoa11cd"].to_numpy(dtype=object),
+                         np.asarray(msoa.geometry.values, dtype=object), lsoa,
+                         member=dict(zip(look["lsoa11cd"], look["msoa11cd"], strict=True)))
+    lad = load_lad(sorted(set(lsoa["lad13cd"].dropna())))
+    return StudyArea(spec, lad["lad13cd"].to_numpy(dtype=object),
+                     np.asarray(lad.geometry.values, dtype=object), lsoa,
+                     member=dict(zip(lsoa["lsoa11cd"], lsoa["lad13cd"], strict=True)))
+
+
+def study_area(cell: str | CellSpec, area: Sequence[str] | str | None = None,
+               lsoa_paths: Sequence[str | Path] | None = None) -> StudyArea:
+    """All cells covering the loaded LSOA boundaries (cached per arguments).
+
+    Parameters
+    ----------
+    cell : str or CellSpec
+        ``"grid:250"``, ``"h3:9"``, ``"lsoa"``, ``"msoa"`` or ``"district"``.
+    area : str or sequence of str, optional
+        Restrict to these district (``E06…``/``E07…``) or LSOA codes.
+    lsoa_paths : sequence of paths, optional
+        LSOA boundary files (default: the shipped set).
+    """
+    spec = parse_cell(cell)
+    a = (area,) if isinstance(area, str) else tuple(area or ())
+    paths = tuple(str(Path(p).resolve()) for p in lsoa_paths) if lsoa_paths else None
+    return _study_area_cached(spec, paths, tuple(sorted(set(a))))
+
+
+# ---------------------------------------------------------------------------------------------
+# the aggregation
+
+
+@dataclass
+class CellCounts:
+    """Counts per study cell (and time bin), with what was read and what was left out."""
+
+    area: StudyArea
+    n: np.ndarray  #: (L,) or (L, T) event counts
+    value: np.ndarray  #: same shape: counts, or harm-weighted sums when ``harm``
+    bins: list[str] | None  #: time bin labels (``None`` without time bins)
+    versions: dict[str, int]  #: lake table versions read
+    params: dict[str, Any]  #: the parameters of the aggregation
+    events: int  #: events matching the filters
+    outside: int  #: with a location in no study cell
+    no_location: int  #: without coordinates / LSOA
+    no_time: int = 0  #: without an event time (week/day/hour bins only)
+
+    def totals(self) -> np.ndarray:
+        """Value per cell over all time bins."""
+        return self.value if self.value.ndim == 1 else self.value.sum(axis=1)
+
+    def to_frame(self, zeros: bool = True) -> pd.DataFrame:
+        """Long table ``cell`` [, ``bin``], ``n`` [, ``harm``]; ``zeros=False`` drops empties."""
+        harm = bool(self.params.get("harm"))
+        if self.bins is None:
+            df = pd.DataFrame({"cell": self.area.ids, "n": self.n})
+            if harm:
+                df["harm"] = self.value
+        else:
+            L, T = self.n.shape
+            df = pd.DataFrame({"cell": np.repeat(self.area.ids, T),
+                               "bin": np.tile(np.asarray(self.bins, dtype=object), L),
+                               "n": self.n.ravel()})
+            if harm:
+                df["harm"] = self.value.ravel()
+        return df if zeros else df[df["n"] > 0].reset_index(drop=True)
+
+
+def _month_arg(text: str | None, what: str) -> str | None:
+    if text is None:
+        return None
+    t = str(text).strip()
+    if not _MONTH.match(t):
+        raise AggregationError(f"{what} must be a month written YYYY-MM, got {text!r}")
+    return t
+
+
+def _as_list(v: str | Sequence[str] | None) -> list[str] | None:
+    if v is None:
+        return None
+    return [v] if isinstance(v, str) else [str(x) for x in v]
+
+
+def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
+    parts, params = ["TRUE"], []
+    for col in ("category", "offence_group", "offence_code", "source"):
+        vals = filters.get(col)
+        if vals:
+            parts.append(f"list_contains(?, e.{col})")
+            params.append(vals)
+    if filters.get("start"):
+        parts.append("e.month >= ?")
+        params.append(filters["start"])
+    if filters.get("end"):
+        parts.append("e.month <= ?")
+        params.append(filters["end"])
+    if filters.get("area_lsoa") is not None:
+        parts.append("list_contains(?, e.lsoa11cd)")
+        params.append(filters["area_lsoa"])
+    return " AND ".join(parts), params
+
+
+_BIN_SQL = {
+    None: "NULL",
+    "month": "e.month",
+    "week": "CAST(CAST(date_trunc('week', e.occurred_from) AS DATE) AS VARCHAR)",
+    "day": "CAST(CAST(e.occurred_from AS DATE) AS VARCHAR)",
+    "hour_of_week": "(isodow(e.occurred_from) - 1) * 24 + hour(e.occurred_from)",
+}
+
+
+def _key_sql(spec: CellSpec) -> tuple[str, str]:
+    """(select list of the location key, condition that the key is present)."""
+    if spec.kind == "grid":
+        s = repr(float(spec.size))
+        return (f"CAST(floor(e.easting / {s}) AS BIGINT) AS k1, "
+                f"CAST(floor(e.northing / {s}) AS BIGINT) AS k2",
+                "e.easting IS NOT NULL AND e.northing IS NOT NULL "
+                "AND isfinite(e.easting) AND isfinite(e.northing)")
+    if spec.kind == "h3":
+        return ("e.lon AS k1, e.lat AS k2",
+                "e.lon IS NOT NULL AND e.lat IS NOT NULL AND isfinite(e.lon) AND isfinite(e.lat)")
+    return "e.lsoa11cd AS k1, NULL AS k2", "e.lsoa11cd IS NOT NULL"
+
+
+def _bin_labels(time_bin: str | None, lo: Any, hi: Any, start: str | None,
+                end: str | None) -> list[str]:
+    if time_bin == "hour_of_week":
+        return [str(h) for h in range(168)]
+    first_m = pd.Period(start or str(lo)[:7], "M")
+    last_m = pd.Period(end or str(hi)[:7], "M")
+    if time_bin == "month":
+        return [str(p) for p in pd.period_range(first_m, last_m, freq="M")]
+    d0, d1 = first_m.start_time.normalize(), last_m.end_time.normalize()
+    if not start and lo is not None:
+        d0 = pd.Timestamp(lo)
+    if not end and hi is not None:
+        d1 = pd.Timestamp(hi)
+    if time_bin == "week":
+        d0 = d0 - pd.Timedelta(days=d0.weekday())
+        return [str(d.date()) for d in pd.date_range(d0, d1, freq="7D")]
+    return [str(d.date()) for d in pd.date_range(d0, d1, freq="D")]
+
+
+def aggregate(
+    lake: LakeLike,
+    cell: str | CellSpec = "grid:500",
+    time_bin: str | None = None,
+    *,
+    category: str | Sequence[str] | None = None,
+    offence_group: str | Sequence[str] | None = None,
+    offence_code: str | Sequence[str] | None = None,
+    source: str | Sequence[str] | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    area: str | Sequence[str] | None = None,
+    harm: bool | HarmWeights = False,
+    table: str = "incidents",
+    version: int | None = None,
+    lsoa_paths: Sequence[str | Path] | None = None,
+) -> CellCounts:
+    """Count (or harm-weight) events per study cell and time bin, in the engine.
+
+    Parameters
+    ----------
+    lake : Lake, Store, str or Path
+        The lake (or its home folder).
+    cell : str, default "grid:500"
+        ``grid:SIZE``, ``h3:RES``, ``lsoa``, ``msoa`` or ``district``.
+    time_bin : {None, "month", "week", "day", "hour_of_week"}
+        Time bins (see the module docstring).
+    category, offence_group, offence_code, source : str or list of str, optional
+        Keep only these data.police.uk categories / Home Office groups / codes / sources.
+    start, end : str, optional
+        First and last month ``YYYY-MM`` (inclusive, on the ``month`` column).
+    area : str or list of str, optional
+        District or LSOA codes restricting the study area (and the events, by ``lsoa11cd``).
+    harm : bool or HarmWeights, default False
+        Weight events (True: :func:`vru.analysis.harm.default_weights`).
+    table : str, default "incidents"
+        Lake table to read.
+    version : int, optional
+        Table version (default: the current one, recorded in ``versions``).
+    lsoa_paths : list of paths, optional
+        LSOA boundaries of the study area (default: the shipped set).
+
+    Returns
+    -------
+    CellCounts
+
+    Raises
+    ------
+    AggregationError
+        Unknown cell or time bin, bad months, no such table, or time bins asked of data known
+        only to the month.
+    """
+    spec = parse_cell(cell)
+    if time_bin is not None and time_bin not in TIME_BINS:
+        raise AggregationError(f"time_bin {time_bin!r} not understood: use one of {TIME_BINS}")
+    start, end = _month_arg(start, "start"), _month_arg(end, "end")
+    if start and end and end < start:
+        raise AggregationError(f"end {end} is before start {start}")
+    store = open_store(lake)
+    dt = store.table(table, version)
+    if dt is None:
+        have = ", ".join(store.versions()) or "none — run `vru ingest` first"
+        raise AggregationError(f"no table {table!r} in {store.home} (tables: {have})")
+    versions = {table: dt.version()}
+    region = study_area(spec, area, lsoa_paths)
+    weights = default_weights() if harm is True else (harm or None)
+    filters = {"category": _as_list(category), "offence_group": _as_list(offence_group),
+               "offence_code": _as_list(offence_code), "source": _as_list(source),
+               "start": start, "end": end,
+               "area_lsoa": region.lsoa["lsoa11cd"].tolist() if area else None}
+    where, params = _where(filters)
+    key, has_key = _key_sql(spec)
+    value = "count(*)"
+    joins = ""
+    con = duckdb.connect()
+    try:
+        register(con, store, table, versions[table], alias="e_src")
+        if weights is not None:
+            codes, cats = weights.tables()
+            con.register("__harm_code", codes)
+            con.register("__harm_cat", cats)
+            joins = ("LEFT JOIN __harm_code hc ON hc.offence_code = e.offence_code "
+                     "LEFT JOIN __harm_cat hk ON hk.category = e.category")
+            value = f"sum(coalesce(hc.weight, hk.weight, {float(weights.default)!r}))"
+        has_time = "e.occurred_from IS NOT NULL" if time_bin not in (None, "month") else "TRUE"
+        sql = (f"SELECT {key}, {_BIN_SQL[time_bin]} AS b, ({has_key}) AS located, "
+               f"({has_time}) AS timed, count(*) AS n, {value} AS v "
+               f"FROM e_src e {joins} WHERE {where} GROUP BY ALL")
+        res = con.sql(sql, params=params).to_arrow_table()
+    except duckdb.Error as exc:
+        raise AggregationError(f"aggregation over {table!r} failed: {exc}") from None
+    finally:
+        con.close()
+    return _assemble(res, spec, region, time_bin, start, end, versions, {
+        "cell": spec.text, "time_bin": time_bin, "category": filters["category"],
+        "offence_group": filters["offence_group"], "offence_code": filters["offence_code"],
+        "source": filters["source"], "start": start, "end": end,
+        "area": list(area) if isinstance(area, list | tuple) else area,
+        "harm": weights is not None, "harm_weights": weights.source if weights else None,
+        "table": table,
+    })
+
+
+def _assemble(res: pa.Table, spec: CellSpec, region: StudyArea, time_bin: str | None,
+              start: str | None, end: str | None, versions: dict[str, int],
+              params: dict[str, Any]) -> CellCounts:
+    n_all = np.asarray(res["n"].to_numpy(zero_copy_only=False), dtype=np.int64)
+    v_all = np.asarray(res["v"].to_numpy(zero_copy_only=False), dtype=np.float64)
+    located = np.asarray(res["located"].to_numpy(zero_copy_only=False), dtype=bool)
+    timed = np.asarray(res["timed"].to_numpy(zero_copy_only=False), dtype=bool)
+    events = int(n_all.sum())
+    no_location = int(n_all[~located].sum())
+    no_time = int(n_all[located & ~timed].sum())
+    keep = located & timed
+    if time_bin not in (None, "month") and events and not timed.any():
+        raise AggregationError(
+            f"{time_bin} bins need event times, but every matching event is known only to "
+            "the month (data.police.uk); use time_bin='month' or a force extract"
+        )
+    k1 = res["k1"].filter(pa.array(keep)).to_numpy(zero_copy_only=False)
+    k2 = res["k2"].filter(pa.array(keep)).to_numpy(zero_copy_only=False)
+    b = res["b"].filter(pa.array(keep)).to_numpy(zero_copy_only=False)
+    n, v = n_all[keep], v_all[keep]
+    if spec.kind == "grid":
+        pos = region.grid_position(k1.astype(np.int64), k2.astype(np.int64))
+    elif spec.kind == "h3":
+        pos = region.position(h3_cell(k2.astype(float), k1.astype(float), spec.res))
+    else:
+        assert region.member is not None
+        mapped = pd.Series(k1, dtype=object).map(region.member).to_numpy(dtype=object)
+        pos = region.position(mapped)
+    outside = int(n[pos < 0].sum())
+    L = len(region)
+    if time_bin is None:
+        counts = np.bincount(pos[pos >= 0], weights=n[pos >= 0], minlength=L)
+        vals = np.bincount(pos[pos >= 0], weights=v[pos >= 0], minlength=L)
+        return CellCounts(region, counts.astype(np.int64), vals, None, versions, params,
+                          events, outside, no_location, no_time)
+    labels_in = pd.Series(b, dtype=object).astype(str).to_numpy(dtype=object)
+    lo = min(labels_in, key=_sort_key(time_bin)) if labels_in.size else None
+    hi = max(labels_in, key=_sort_key(time_bin)) if labels_in.size else None
+    if lo is None and not (start and end) and time_bin != "hour_of_week":
+        raise AggregationError("no matching events, and no start/end to define the time bins")
+    labels = _bin_labels(time_bin, lo, hi, start, end)
+    t = pd.Index(labels).get_indexer(pd.Index(labels_in))
+    ok = (pos >= 0) & (t >= 0)
+    T = len(labels)
+    flat = pos[ok] * T + t[ok]
+    counts = np.bincount(flat, weights=n[ok], minlength=L * T).reshape(L, T)
+    vals = np.bincount(flat, weights=v[ok], minlength=L * T).reshape(L, T)
+    outside += int(n[(pos >= 0) & (t < 0)].sum())  # rounding at period edges (week bins)
+    return CellCounts(region, counts.astype(np.int64), vals, labels, versions, params,
+                      events, outside, no_location, no_time)
+
+
+def _sort_key(time_bin: str | None):
+    if time_bin == "hour_of_week":
+        return int
+    return str

@@ -1,0 +1,433 @@
+"""The hotspot Python API over the lake: Gi*, emerging hot spots, near repeats, times, density.
+
+Each function reads the lake through :mod:`vru.analysis.aggregate` (aggregation in DuckDB) or a
+narrow column projection (near repeats, times, density), runs the statistics of
+:mod:`vru.analysis`, and returns a result that records the lake table versions it read and
+its parameters (``result.meta``), ready for :mod:`vru.analysis.outputs`.
+
+    >>> from vru.analysis.hotspots import gistar
+    >>> r = gistar("vru-home", category="Violence and sexual offences", cell="h3:9")
+    >>> r.frame[["cell", "n", "z", "p", "class"]]
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from vru.analysis.aggregate import (
+    AggregationError,
+    CellCounts,
+    LakeLike,
+    _as_list,
+    _month_arg,
+    _where,
+    aggregate,
+    open_store,
+)
+from vru.analysis.density import DensityGrid, kernel_density
+from vru.analysis.emerging import emerging_hotspots
+from vru.analysis.fdr import bin_labels, confidence_bins
+from vru.analysis.gistar import gi_star
+from vru.analysis.harm import HarmWeights
+from vru.analysis.near_repeat import KnoxResult, MonthPrecisionError, knox_test
+from vru.analysis.times import hour_weekday_matrix
+from vru.lake.engine import register
+
+__all__ = [
+    "HotspotResult",
+    "KnoxReport",
+    "TimesResult",
+    "density",
+    "emerging",
+    "gistar",
+    "near_repeat",
+    "times",
+]
+
+
+def _meta(analysis: str, versions: dict[str, int], params: dict[str, Any],
+          **extra: Any) -> dict[str, Any]:
+    import vru
+
+    return {
+        "analysis": analysis,
+        "table_versions": dict(versions),
+        "parameters": params,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "vru_version": getattr(vru, "__version__", None),
+        **extra,
+    }
+
+
+@dataclass
+class HotspotResult:
+    """One row per study cell: ``cell``, ``n``, ``z``, ``p``, ``class`` (+ geometry, WGS84)."""
+
+    frame: gpd.GeoDataFrame
+    meta: dict[str, Any]
+    counts: CellCounts | None = field(default=None, repr=False)
+
+    @property
+    def hot(self) -> gpd.GeoDataFrame:
+        """Cells with a hot class (≥ 90 % after FDR), strongest first."""
+        f = self.frame
+        return f[f["class"] > 0].sort_values(["class", "z"], ascending=False)
+
+    def summary(self) -> str:
+        """One line: cells, events and cells per class."""
+        c = self.frame["class"].value_counts().reindex(range(-3, 4), fill_value=0)
+        parts = ", ".join(f"{k:+d}: {int(v)}" for k, v in c.items() if v)
+        return (f"{self.meta['analysis']}: {len(self.frame)} cells, "
+                f"{int(self.frame['n'].sum())} events; classes {parts}")
+
+
+def _cells_frame(counts: CellCounts, columns: dict[str, Any]) -> gpd.GeoDataFrame:
+    region = counts.area
+    df = pd.DataFrame({"cell": region.ids, **columns})
+    return gpd.GeoDataFrame(df, geometry=region.geometry_wgs84().values, crs="EPSG:4326")
+
+
+def gistar(
+    lake: LakeLike,
+    category: str | Sequence[str] | None = None,
+    cell: str = "h3:9",
+    start: str | None = None,
+    end: str | None = None,
+    weights: str = "contiguity",
+    permutations: int = 0,
+    seed: int = 0,
+    source: str | Sequence[str] | None = None,
+    harm: bool | HarmWeights = False,
+    *,
+    offence_group: str | Sequence[str] | None = None,
+    offence_code: str | Sequence[str] | None = None,
+    area: str | Sequence[str] | None = None,
+    fdr: bool = True,
+    lsoa_paths: Sequence[str | Path] | None = None,
+) -> HotspotResult:
+    """Getis–Ord Gi* hot and cold spots over every cell of the study area.
+
+    Parameters
+    ----------
+    lake : Lake, Store, str or Path
+        The lake or its home folder.
+    category : str or list of str, optional
+        data.police.uk categories, e.g. ``"Violence and sexual offences"``.
+    cell : str, default "h3:9"
+        ``h3:RES`` (6–10), ``grid:SIZE`` (metres), ``lsoa``, ``msoa`` or ``district``.
+    start, end : str, optional
+        First and last month ``YYYY-MM``.
+    weights : str, default "contiguity"
+        ``contiguity`` (the cell and its first ring), ``distance:METRES`` or ``knn:K``.
+    permutations : int, default 0
+        Conditional permutations; when > 0 ``p`` is the two-sided pseudo p-value
+        ``min(1, 2·p_sim)`` and ``p_norm`` keeps the normal one.
+    seed : int, default 0
+        Seed of the permutations.
+    source : str or list of str, optional
+        ``"police_uk"``, ``"force_extract"``.
+    harm : bool or HarmWeights, default False
+        Analyse harm-weighted sums instead of counts (column ``harm``).
+    offence_group, offence_code, area, lsoa_paths
+        Further filters and the study area, as :func:`vru.analysis.aggregate.aggregate`.
+    fdr : bool, default True
+        ArcGIS's FDR correction of the classes.
+
+    Returns
+    -------
+    HotspotResult
+        ``frame`` columns: ``cell``, ``n`` [, ``harm``], ``z``, ``p``, ``class`` (−3…3),
+        ``label``, ``geometry`` (WGS84 polygons).
+    """
+    counts = aggregate(lake, cell, None, category=category, offence_group=offence_group,
+                       offence_code=offence_code, source=source, start=start, end=end,
+                       area=area, harm=harm, lsoa_paths=lsoa_paths)
+    w = counts.area.weights(weights)
+    if counts.events == 0:
+        raise AggregationError("no events match the filters: nothing to analyse")
+    try:
+        g = gi_star(counts.value, w, permutations=permutations, seed=seed)
+    except ValueError as exc:
+        raise AggregationError(f"Gi* cannot run: {exc}") from None
+    p = g.p_sim_two_sided if permutations else g.p
+    cls = confidence_bins(g.z, p, fdr=fdr)
+    cols: dict[str, Any] = {"n": counts.n}
+    if counts.params["harm"]:
+        cols["harm"] = counts.value
+    cols.update({"z": g.z, "p": p, "class": cls.astype(np.int64), "label": bin_labels(cls)})
+    if permutations:
+        cols["p_norm"] = g.p
+    frame = _cells_frame(counts, cols)
+    params = {**counts.params, "weights": weights, "permutations": int(permutations),
+              "seed": int(seed), "fdr": fdr}
+    meta = _meta("gistar", counts.versions, params, events=counts.events,
+                 outside=counts.outside, no_location=counts.no_location)
+    return HotspotResult(frame, meta, counts)
+
+
+def emerging(
+    lake: LakeLike,
+    category: str | Sequence[str] | None = None,
+    cell: str = "grid:500",
+    time_bin: str = "month",
+    start: str | None = None,
+    end: str | None = None,
+    weights: str = "contiguity",
+    time_window: int = 1,
+    trend_alpha: float = 0.05,
+    source: str | Sequence[str] | None = None,
+    harm: bool | HarmWeights = False,
+    *,
+    offence_group: str | Sequence[str] | None = None,
+    offence_code: str | Sequence[str] | None = None,
+    area: str | Sequence[str] | None = None,
+    drop_empty: bool = True,
+    lsoa_paths: Sequence[str | Path] | None = None,
+) -> HotspotResult:
+    """Emerging Hot Spot Analysis (Esri categories) on cells × weeks or months.
+
+    Locations with no event in the whole period are left out of the cube (``drop_empty``), as
+    Esri's space-time cube does; they are reported with pattern "No Pattern Detected" and no
+    series.  Needs at least three time steps.
+
+    Returns
+    -------
+    HotspotResult
+        ``frame`` columns: ``cell``, ``n``, ``pattern_code``, ``pattern``, ``hot_steps``,
+        ``cold_steps``, ``final_bin``, ``trend_tau``, ``trend_z``, ``trend_p``, ``bins``,
+        ``explanation``, ``geometry``.
+    """
+    if time_bin not in ("week", "month"):
+        raise AggregationError(f"emerging hot spots use week or month steps, not {time_bin!r}")
+    counts = aggregate(lake, cell, time_bin, category=category, offence_group=offence_group,
+                       offence_code=offence_code, source=source, start=start, end=end,
+                       area=area, harm=harm, lsoa_paths=lsoa_paths)
+    if counts.bins is None or len(counts.bins) < 3:
+        raise AggregationError("emerging hot spots need at least 3 time steps")
+    w = counts.area.weights(weights)
+    keep = counts.n.sum(axis=1) > 0 if drop_empty else np.ones(len(counts.area), dtype=bool)
+    idx = np.flatnonzero(keep)
+    sub = w[idx][:, idx]
+    try:
+        res = emerging_hotspots(counts.value[idx], sub, time_window, trend_alpha)
+    except ValueError as exc:
+        raise AggregationError(f"emerging hot spots cannot run: {exc}") from None
+    L = len(counts.area)
+    out = res.to_frame()
+    full = pd.DataFrame(index=range(L), columns=out.columns)
+    full.loc[idx, :] = out.to_numpy()
+    full["pattern_code"] = full["pattern_code"].fillna(0).astype(np.int64)
+    full["pattern"] = full["pattern"].fillna("No Pattern Detected")
+    expl = np.full(L, "no events in the period", dtype=object)
+    expl[idx] = [res.explain(i) for i in range(idx.size)]
+    cols = {"n": counts.n.sum(axis=1), **{c: full[c].to_numpy() for c in full.columns},
+            "explanation": expl}
+    frame = _cells_frame(counts, cols)
+    params = {**counts.params, "weights": weights, "time_window": time_window,
+              "trend_alpha": trend_alpha, "drop_empty": drop_empty,
+              "steps": [counts.bins[0], counts.bins[-1], len(counts.bins)]}
+    meta = _meta("emerging", counts.versions, params, events=counts.events,
+                 outside=counts.outside, no_location=counts.no_location)
+    return HotspotResult(frame, meta, counts)
+
+
+# ---------------------------------------------------------------------------------------------
+# event-level analyses: a narrow projection of the filtered events
+
+
+def _events(lake: LakeLike, columns: list[str], filters: dict[str, Any],
+            extra_where: str = "TRUE") -> tuple[pd.DataFrame, dict[str, int]]:
+    store = open_store(lake)
+    dt = store.table("incidents")
+    if dt is None:
+        raise AggregationError(f"no incidents table in {store.home}: run `vru ingest` first")
+    versions = {"incidents": dt.version()}
+    where, params = _where(filters)
+    con = duckdb.connect()
+    try:
+        register(con, store, "incidents", versions["incidents"], alias="e_src")
+        cols = ", ".join(f"e.{c}" for c in columns)
+        df = con.sql(f"SELECT {cols} FROM e_src e WHERE {where} AND {extra_where}",
+                     params=params).df()
+    finally:
+        con.close()
+    return df, versions
+
+
+def _filters(category, offence_group, offence_code, source, start, end) -> dict[str, Any]:
+    start, end = _month_arg(start, "start"), _month_arg(end, "end")
+    return {"category": _as_list(category), "offence_group": _as_list(offence_group),
+            "offence_code": _as_list(offence_code), "source": _as_list(source),
+            "start": start, "end": end, "area_lsoa": None}
+
+
+@dataclass
+class KnoxReport:
+    """A Knox near-repeat table with the lake versions and parameters."""
+
+    knox: KnoxResult
+    meta: dict[str, Any]
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """Long table: distance band, time band, observed, expected, Knox ratio, p."""
+        return self.knox.to_frame()
+
+
+def near_repeat(
+    lake: LakeLike,
+    category: str | Sequence[str] | None = None,
+    spatial_edges: Sequence[float] = (0, 100, 200, 400),
+    temporal_edges: Sequence[float] = (0, 7, 14, 28),
+    start: str | None = None,
+    end: str | None = None,
+    permutations: int = 99,
+    seed: int = 0,
+    source: str | Sequence[str] | None = None,
+    *,
+    offence_group: str | Sequence[str] | None = None,
+    offence_code: str | Sequence[str] | None = None,
+    same_location: bool = True,
+) -> KnoxReport:
+    """Knox near-repeat test on incidents with event times (force extracts).
+
+    Times are ``occurred_from`` in days.  Month-precision rows (data.police.uk) are refused
+    with :class:`~vru.analysis.near_repeat.MonthPrecisionError`.
+
+    Raises
+    ------
+    MonthPrecisionError
+        When the matching events are known only to the month.
+    """
+    filters = _filters(category, offence_group, offence_code, source, start, end)
+    df, versions = _events(lake, ["easting", "northing", "occurred_from", "time_precision"],
+                           filters, "e.easting IS NOT NULL AND e.northing IS NOT NULL")
+    if df.empty:
+        raise AggregationError("no located events match the filters")
+    coarse = df["occurred_from"].isna() | df["time_precision"].isin(["month"])
+    if coarse.all():
+        # knox_test raises MonthPrecisionError with its standard message
+        knox_test(df["easting"], df["northing"], np.zeros(len(df)), spatial_edges,
+                  temporal_edges, time_precision="month")
+    if coarse.any():
+        raise MonthPrecisionError(
+            f"{int(coarse.sum())} of {len(df)} matching events are known only to the month "
+            "(data.police.uk): filter them out (source='force_extract') for a Knox test"
+        )
+    t = pd.to_datetime(df["occurred_from"])
+    days = (t - pd.Timestamp("1970-01-01")).dt.total_seconds().to_numpy() / 86400.0
+    k = knox_test(df["easting"].to_numpy(), df["northing"].to_numpy(), days,
+                  spatial_edges, temporal_edges, permutations=permutations, seed=seed,
+                  same_location=same_location, time_precision="minute")
+    params = {**{k2: v for k2, v in filters.items() if k2 != "area_lsoa"},
+              "spatial_edges": list(map(float, spatial_edges)),
+              "temporal_edges": list(map(float, temporal_edges)),
+              "permutations": permutations, "seed": seed, "same_location": same_location}
+    return KnoxReport(k, _meta("near_repeat", versions, params, events=len(df)))
+
+
+@dataclass
+class TimesResult:
+    """Hour × weekday matrix (aoristic) with the lake versions and parameters."""
+
+    matrix: pd.DataFrame
+    meta: dict[str, Any]
+
+    def peak(self) -> tuple[str, int]:
+        """(weekday, hour) of the largest cell."""
+        m = self.matrix.to_numpy()
+        w, h = np.unravel_index(int(m.argmax()), m.shape)
+        return str(self.matrix.index[w]), int(self.matrix.columns[h])
+
+
+def times(
+    lake: LakeLike,
+    category: str | Sequence[str] | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    source: str | Sequence[str] | None = None,
+    *,
+    offence_group: str | Sequence[str] | None = None,
+    offence_code: str | Sequence[str] | None = None,
+) -> TimesResult:
+    """When events happen: hour × weekday, each event spread over ``occurred_from``–``to``.
+
+    Rows without an event time (data.police.uk) cannot be placed in the week; they are
+    counted in ``meta["no_time"]``, and if every row lacks a time the call is refused.
+    """
+    filters = _filters(category, offence_group, offence_code, source, start, end)
+    df, versions = _events(lake, ["occurred_from", "occurred_to"], filters)
+    no_time = int(df["occurred_from"].isna().sum())
+    df = df[df["occurred_from"].notna()]
+    if df.empty:
+        raise AggregationError(
+            "no matching event has a time of day (data.police.uk gives months only): the "
+            "hour × weekday matrix needs a force extract"
+        )
+    m = hour_weekday_matrix(df["occurred_from"], df["occurred_to"])
+    params = {k: v for k, v in filters.items() if k != "area_lsoa"}
+    return TimesResult(m, _meta("times", versions, params, events=len(df), no_time=no_time,
+                                **{k: v for k, v in m.attrs.items()}))
+
+
+@dataclass
+class DensityResult:
+    """A kernel density grid with the lake versions and parameters."""
+
+    grid: DensityGrid
+    meta: dict[str, Any]
+
+
+def density(
+    lake: LakeLike,
+    category: str | Sequence[str] | None = None,
+    cell_size: float = 100.0,
+    bandwidth: float | None = None,
+    kernel: str = "quartic",
+    start: str | None = None,
+    end: str | None = None,
+    source: str | Sequence[str] | None = None,
+    *,
+    offence_group: str | Sequence[str] | None = None,
+    offence_code: str | Sequence[str] | None = None,
+) -> DensityResult:
+    """Kernel density of located events (BNG), by binned FFT.
+
+    Events are first grouped in SQL to distinct points with counts (which the density takes as
+    weights), so only distinct points leave the engine.
+    """
+    filters = _filters(category, offence_group, offence_code, source, start, end)
+    store = open_store(lake)
+    dt = store.table("incidents")
+    if dt is None:
+        raise AggregationError(f"no incidents table in {store.home}: run `vru ingest` first")
+    versions = {"incidents": dt.version()}
+    where, params = _where(filters)
+    con = duckdb.connect()
+    try:
+        register(con, store, "incidents", versions["incidents"], alias="e_src")
+        pts = con.sql(
+            f"SELECT e.easting AS x, e.northing AS y, count(*) AS n FROM e_src e WHERE {where} "
+            "AND e.easting IS NOT NULL AND e.northing IS NOT NULL GROUP BY ALL", params=params
+        ).df()
+    finally:
+        con.close()
+    if pts.empty:
+        raise AggregationError("no located events match the filters")
+    g = kernel_density(pts["x"], pts["y"], cell_size, bandwidth=bandwidth, kernel=kernel,
+                       weights=pts["n"].astype(float))
+    p = {**{k: v for k, v in filters.items() if k != "area_lsoa"}, "cell_size": cell_size,
+         "bandwidth": g.bandwidth, "kernel": kernel}
+    return DensityResult(g, _meta("density", versions, p, events=int(pts["n"].sum())))
+
+
+__all__ += ["DensityResult"]

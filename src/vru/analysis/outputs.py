@@ -1,0 +1,177 @@
+"""Write hotspot results to Parquet, CSV, GeoJSON or GeoPackage, and draw quick-look PNGs.
+
+Where the provenance (lake table versions read, parameters) goes:
+
+* ``.parquet`` — the file's schema metadata, key ``vru`` (JSON), plus GeoParquet ``geo``
+  metadata through GeoPandas.
+* ``.csv``, ``.geojson``, ``.gpkg`` — a sidecar ``<file>.meta.json`` next to the file (CSV has
+  no metadata; GeoJSON readers drop foreign members; a sidecar is read the same way for all).
+  CSV rows carry the geometry as WKT in WGS84.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+__all__ = ["SUFFIXES", "plot_classes", "plot_hour_weekday", "read_meta", "write_result"]
+
+SUFFIXES = (".parquet", ".csv", ".geojson", ".gpkg")
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    return str(v)
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".meta.json")
+
+
+def write_result(result: Any, path: str | Path) -> Path:
+    """Write ``result.frame`` (a GeoDataFrame or DataFrame) and ``result.meta`` by suffix.
+
+    Parameters
+    ----------
+    result
+        A :class:`~vru.analysis.hotspots.HotspotResult` (or anything with ``frame`` and
+        ``meta``; a :class:`~vru.analysis.hotspots.TimesResult` writes its matrix).
+    path : str or Path
+        ``.parquet``, ``.csv``, ``.geojson`` or ``.gpkg``.
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Raises
+    ------
+    ValueError
+        For an unsupported suffix, or a geographic format asked of a table without geometry.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ValueError(f"{p}: write .parquet, .csv, .geojson or .gpkg (not {suffix or 'none'})")
+    frame = result.matrix.reset_index() if hasattr(result, "matrix") else result.frame
+    frame.columns = [str(c) for c in frame.columns]
+    meta = json.dumps(result.meta, default=_json_default, sort_keys=True)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    is_geo = isinstance(frame, gpd.GeoDataFrame)
+    if suffix == ".parquet":
+        if is_geo:
+            frame.to_parquet(p, index=False)
+        else:
+            pd.DataFrame(frame).to_parquet(p, index=False)
+        table = pq.read_table(p)
+        md = dict(table.schema.metadata or {})
+        md[b"vru"] = meta.encode()
+        pq.write_table(table.replace_schema_metadata(md), p)
+        return p
+    if suffix == ".csv":
+        out = pd.DataFrame(frame)
+        if is_geo:
+            out["geometry"] = frame.geometry.to_wkt()
+        out.to_csv(p, index=False)
+    else:
+        if not is_geo:
+            raise ValueError(f"{p}: {suffix} needs geometries; write .parquet or .csv instead")
+        driver = "GeoJSON" if suffix == ".geojson" else "GPKG"
+        if p.exists():
+            p.unlink()  # GPKG would otherwise add a layer to the old file
+        frame.to_file(p, driver=driver, layer=p.stem if driver == "GPKG" else None)
+    _sidecar(p).write_text(meta + "\n", encoding="utf-8")
+    return p
+
+
+def read_meta(path: str | Path) -> dict[str, Any]:
+    """The provenance written with a result (Parquet metadata or the ``.meta.json`` sidecar)."""
+    p = Path(path)
+    if p.suffix.lower() == ".parquet":
+        md = pq.read_schema(p).metadata or {}
+        if b"vru" not in md:
+            raise ValueError(f"{p}: no vru metadata in the Parquet schema")
+        return json.loads(md[b"vru"])
+    side = _sidecar(p)
+    if not side.exists():
+        raise FileNotFoundError(f"{p}: no metadata sidecar {side.name}")
+    return json.loads(side.read_text(encoding="utf-8"))
+
+
+_CLASS_COLOURS = {3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", 0: "#f7f7f7", -1: "#d1e5f0",
+                  -2: "#67a9cf", -3: "#2166ac"}
+
+
+def plot_classes(result: Any, path: str | Path, lsoa: gpd.GeoDataFrame | None = None,
+                 title: str | None = None) -> Path:
+    """PNG map of Gi* classes (hot reds, cold blues) over the LSOA outlines.
+
+    Parameters
+    ----------
+    result
+        A Gi* :class:`~vru.analysis.hotspots.HotspotResult`.
+    path : str or Path
+        PNG file to write.
+    lsoa : GeoDataFrame, optional
+        Outlines to draw (default: the boundaries the result's study area stands on).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    from vru.analysis.fdr import bin_labels
+
+    f = result.frame.to_crs("EPSG:27700")
+    if lsoa is None and getattr(result, "counts", None) is not None:
+        lsoa = result.counts.area.lsoa
+    fig, ax = plt.subplots(figsize=(8, 9), dpi=110)
+    sig = f[f["class"] != 0]
+    if len(sig):
+        sig.plot(ax=ax, color=sig["class"].map(_CLASS_COLOURS), linewidth=0)
+    if lsoa is not None:
+        lsoa.to_crs("EPSG:27700").boundary.plot(ax=ax, color="#999999", linewidth=0.15)
+    present = sorted(set(f["class"].tolist()) - {0}, reverse=True)
+    ax.legend(handles=[Patch(color=_CLASS_COLOURS[c], label=str(bin_labels([c])[0]))
+                       for c in present], loc="lower left", fontsize=7, frameon=False)
+    p = result.meta.get("parameters", {})
+    ax.set_title(title or f"Gi* hot and cold spots — {p.get('category') or 'all'} "
+                 f"({p.get('cell')}, {p.get('start') or '…'} to {p.get('end') or '…'})",
+                 fontsize=9)
+    ax.set_axis_off()
+    ax.set_aspect("equal")
+    out = Path(path)
+    fig.savefig(out, bbox_inches="tight")
+    plt.close(fig)
+    return out
+
+
+def plot_hour_weekday(result: Any, path: str | Path, title: str | None = None) -> Path:
+    """PNG heat map of an hour × weekday matrix (:class:`~vru.analysis.hotspots.TimesResult`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    m = result.matrix if hasattr(result, "matrix") else result
+    fig, ax = plt.subplots(figsize=(9, 3.2), dpi=110)
+    im = ax.imshow(m.to_numpy(), aspect="auto", cmap="Reds")
+    ax.set_yticks(range(len(m.index)), [str(d)[:3] for d in m.index])
+    ax.set_xticks(range(0, 24, 2), [f"{h:02d}" for h in range(0, 24, 2)])
+    ax.set_xlabel("hour of day")
+    fig.colorbar(im, ax=ax, label="events (aoristic)")
+    ax.set_title(title or "When: events by weekday and hour", fontsize=9)
+    out = Path(path)
+    fig.savefig(out, bbox_inches="tight")
+    plt.close(fig)
+    return out
