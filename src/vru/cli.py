@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
 
+import pyarrow as pa
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -39,6 +41,7 @@ out = Console()
 
 class State:
     home: Path
+    user: str | None = None
 
 
 state = State()
@@ -49,14 +52,14 @@ PURPOSE_HELP = ("Why you use the data (recorded in the audit log): violence_redu
 
 
 def _gov():
-    """The home's metadata database and the actor: on the embedded default, the local OS user,
-    who becomes the home's admin on first use."""
-    return _open_gov(state.home)
+    """The home's metadata database and the actor: ``--user`` (signed in with a password), or
+    on the embedded default the local OS user, who becomes the home's admin on first use."""
+    return _open_gov(state.home, state.user)
 
 
 @functools.cache
-def _open_gov(home: Path):
-    """Opened (and migrated) once per home and process."""
+def _open_gov(home: Path, user: str | None):
+    """Opened (and migrated) once per home, user and process."""
     import getpass
 
     from vru.governance import db as gdb
@@ -66,11 +69,25 @@ def _open_gov(home: Path):
     home.mkdir(parents=True, exist_ok=True)
     try:
         g = gdb.connect(home)
-        me = identity.ensure_local_admin(g, getpass.getuser())
+        if user:
+            password = os.environ.get("VRU_PASSWORD")
+            if password is None:
+                password = typer.prompt(f"password for {user}", hide_input=True, err=True)
+            me = identity.authenticate(g, user, password)
+        else:
+            me = identity.ensure_local_admin(g, getpass.getuser())
     except GovernanceError as e:
         err.print(f"[red]error:[/red] {e}")
         raise typer.Exit(3) from None
     return g, me
+
+
+def _lake(purpose: str = "violence_reduction") -> Lake:
+    """The lake as the acting user sees it (every read governed and audited)."""
+    g, me = _gov()
+    lake = Lake.open(state.home, user=me, purpose=purpose)
+    lake._db = g
+    return lake
 
 
 def _authorise(action: str, resource: str, purpose: str, versions: dict | None = None):
@@ -90,9 +107,15 @@ def main_options(
     home: Annotated[Path | None, typer.Option(
         "--home", envvar="VRU_HOME",
         help="The lake home folder (created on first use). Default: ./vru-home")] = None,
+    user: Annotated[str | None, typer.Option(
+        "--user", envvar="VRU_USER",
+        help="Act as this user of the home (password from VRU_PASSWORD or a prompt). "
+             "Default: the local OS user, who is the home's admin on the embedded default.")
+    ] = None,
 ) -> None:
     """Global options."""
     state.home = resolve_home(home)
+    state.user = user
 
 
 def _progress() -> Progress:
@@ -218,29 +241,39 @@ def sql(
     output: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Write to this file instead of stdout.")] = None,
     purpose: Annotated[str, typer.Option(help=PURPOSE_HELP)] = "violence_reduction",
+    area: Annotated[str | None, typer.Option(help="Limit rows to this task-force area.")
+                    ] = None,
 ) -> None:
-    """Query the lake with DuckDB SQL (read-only; every table read is authorised and audited).
+    """Query the lake with DuckDB SQL, as you may see it: read-only, every table read
+    authorised and audited; below record level only counts, after disclosure control.
 
     Example: vru sql "SELECT category, count(*) n FROM incidents GROUP BY 1 ORDER BY n DESC"
     """
-    import re
-
     import duckdb
 
+    from vru.governance.disclosure import format_counts
     from vru.lake.engine import ReadOnlyQuery
+    from vru.lake.governed import AccessDenied, governed_query
+    from vru.lake.store import Store
 
-    lake = Lake.open(state.home)
-    versions = lake.tables()
-    used = [t for t in versions if re.search(rf"\b{re.escape(t)}\b", query, re.I)]
-    for t in used:
-        _authorise("read", t, purpose, {t: versions[t]})
+    g, me = _gov()
     try:
-        result = lake.sql(query)
-    except (ReadOnlyQuery, duckdb.Error) as e:
+        result = governed_query(Store(state.home), g, me, query, purpose, area=area)
+    except AccessDenied as e:
+        err.print(f"[red]denied:[/red] {e.reason}")
+        raise typer.Exit(3) from None
+    except (ReadOnlyQuery, LookupError, duckdb.Error) as e:
         err.print(f"[red]error:[/red] {e}")
-        tables = ", ".join(Lake.open(state.home).tables()) or "none (run `vru ingest` first)"
+        tables = ", ".join(Lake.open(state.home).store.versions()) or "none (run `vru ingest`)"
         err.print(f"tables in {state.home}: {tables}")
         raise typer.Exit(2) from None
+    meta = result.schema.metadata or {}
+    if b"vru:disclosure_profile" in meta and fmt in ("table", "csv"):
+        counts = [f.name for f in result.schema if pa.types.is_integer(f.type)]
+        result = pa.Table.from_pandas(format_counts(result, counts), preserve_index=False)
+        withheld = json.loads(meta.get(b"vru:withheld_rows", b"0"))
+        if withheld:
+            err.print(f"withheld {withheld} rows whose counts are all suppressed")
     _emit(result, fmt, output)
 
 
@@ -286,8 +319,8 @@ def _emit(result, fmt: str, output: Path | None) -> None:
 
 @app.command()
 def status() -> None:
-    """What the lake holds: tables, versions, rows, and the latest ingests."""
-    lake = Lake.open(state.home)
+    """What the lake holds: tables, versions, rows, and the sources and months held."""
+    lake = _lake("administration")
     tables = lake.tables()
     if not tables:
         out.print(f"{state.home}: empty lake. Load data with `vru ingest police-uk FILES` or "
@@ -318,7 +351,7 @@ def quarantine(
     limit: Annotated[int, typer.Option(help="Rows to show.")] = 50,
 ) -> None:
     """Rows that could not be used, with file, line, field and reason."""
-    lake = Lake.open(state.home)
+    lake = _lake("administration")
     if "quarantine" not in lake.tables():
         out.print("nothing quarantined")
         return

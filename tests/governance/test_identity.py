@@ -74,7 +74,7 @@ def test_local_admin_on_first_use(db: Database) -> None:
     me = ensure_local_admin(db, "alice")
     assert (me.name, me.role, me.local, me.has_password) == ("alice", Role.ADMIN, True, False)
     assert ensure_local_admin(db, "alice") == me  # the same user every time
-    with pytest.raises(IdentityError, match="vru user add bob"):
+    with pytest.raises(IdentityError, match="vru users add bob"):
         ensure_local_admin(db, "bob")  # the home has an owner now
     add_user(db, "bob", "viewer")
     assert ensure_local_admin(db, "bob").role is Role.VIEWER

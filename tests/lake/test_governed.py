@@ -228,3 +228,35 @@ def test_aggregate_output_without_area_column_is_refused_for_task_force(lake):
     with pytest.raises(AccessDenied, match="cannot be limited to area North"):
         governed_aggregate(db, "tia", counts, "violence_reduction", output="grid",
                            inputs=["incidents"], count_columns=["n"])
+
+
+def test_area_read_after_a_merge_rewrote_files(tmp_path):
+    """delta-rs writes string-view columns on merge; governed reads must still filter them."""
+    import csv
+    import gzip
+    import io
+
+    from vru.data import police_uk_months
+    from vru.lake.loaders import ingest_police_uk
+
+    home = tmp_path / "home"
+    text = gzip.decompress(police_uk_months()[2].read_bytes()).decode("utf-8")
+    (tmp_path / "2018-11-thames-valley-street.csv").write_text(text)
+    ingest_police_uk(home, [tmp_path / "2018-11-thames-valley-street.csv"])
+    crime = next(r for r in csv.reader(io.StringIO(text.split("\n", 1)[1])) if r and r[0])
+    (tmp_path / "2019-01-thames-valley-outcomes.csv").write_text(
+        "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,"
+        f"LSOA name,Outcome type\n{crime[0]},2019-01,TVP,Thames Valley Police,{crime[4]},"
+        f"{crime[5]},x,{crime[7]},{crime[8]},Suspect charged\n")
+    s = ingest_police_uk(home, [tmp_path / "2019-01-thames-valley-outcomes.csv"]).summary()
+    assert "incidents" in s["written"]  # the outcome was merged into incidents
+    db = connect(home)
+    define_area(db, "north", [crime[7]])
+    add_user(db, "tf", "task_force_member", area="north")
+    add_user(db, "ana", "analyst")
+    got = governed_query(Store(home), db, "ana", "SELECT outcome FROM incidents WHERE "
+                         f"source_ref = '{crime[0]}'", "violence_reduction")
+    assert got.column(0).to_pylist() == ["Suspect charged"]
+    counts = governed_query(Store(home), db, "tf", "SELECT lsoa11cd, count(*) AS n FROM "
+                            "incidents GROUP BY ALL", "violence_reduction")
+    assert counts.column("lsoa11cd").to_pylist() == [crime[7]]

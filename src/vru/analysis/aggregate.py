@@ -32,6 +32,7 @@ always holds the plain counts.
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -330,7 +331,8 @@ class CellCounts:
     events: int  #: events matching the filters
     outside: int  #: with a location in no study cell
     no_location: int  #: without coordinates / LSOA
-    no_time: int = 0  #: without an event time (week/day/hour bins only)
+    no_time: int = 0  #: without an event time (or month, for month bins)
+    groups: int = 0  #: rows that left the engine (cell position × bin groups)
 
     def totals(self) -> np.ndarray:
         """Value per cell over all time bins."""
@@ -387,46 +389,105 @@ def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
     return " AND ".join(parts), params
 
 
+# Time bins are integers in SQL (months since year 0, weeks since Monday 1970-01-05, days since
+# 1970-01-01, hour of the week), so no label string is built per group; labels are made once
+# per bin from the integer range.
+_WEEK0 = np.datetime64("1970-01-05", "D")  # a Monday
+_DAY0 = np.datetime64("1970-01-01", "D")
 _BIN_SQL = {
-    None: "NULL",
-    "month": "e.month",
-    "week": "CAST(CAST(date_trunc('week', e.occurred_from) AS DATE) AS VARCHAR)",
-    "day": "CAST(CAST(e.occurred_from AS DATE) AS VARCHAR)",
-    "hour_of_week": "(isodow(e.occurred_from) - 1) * 24 + hour(e.occurred_from)",
+    None: "0",
+    "month": "(TRY_CAST(substr(e.month, 1, 4) AS INTEGER) * 12 "
+             "+ TRY_CAST(substr(e.month, 6, 2) AS INTEGER) - 1)",
+    "week": "CAST(floor(date_diff('day', DATE '1970-01-05', CAST(e.occurred_from AS DATE)) / 7) "
+            "AS INTEGER)",
+    "day": "CAST(date_diff('day', DATE '1970-01-01', CAST(e.occurred_from AS DATE)) AS INTEGER)",
+    "hour_of_week": "CAST((isodow(e.occurred_from) - 1) * 24 + hour(e.occurred_from) AS INTEGER)",
 }
 
+# Codes of the cell position for events that are in no study cell (positions are >= 0).
+_OUTSIDE, _NO_LOC_TIMED, _NO_TIME, _NO_LOC_NO_TIME = -1, -2, -3, -4
 
-def _key_sql(spec: CellSpec) -> tuple[str, str]:
-    """(select list of the location key, condition that the key is present)."""
+#: DuckDB settings of the aggregation: a bounded memory (large group counts spill to disk
+#: rather than grow the process) and no insertion order to keep.
+ENGINE_CONFIG = {"memory_limit": "1GB", "preserve_insertion_order": False}
+
+
+def _key_sql(spec: CellSpec) -> tuple[list[str], str]:
+    """(location key expressions k1[, k2], condition that the key is present)."""
     if spec.kind == "grid":
         s = repr(float(spec.size))
-        return (f"CAST(floor(e.easting / {s}) AS BIGINT) AS k1, "
-                f"CAST(floor(e.northing / {s}) AS BIGINT) AS k2",
-                "e.easting IS NOT NULL AND e.northing IS NOT NULL "
-                "AND isfinite(e.easting) AND isfinite(e.northing)")
+        has = ("e.easting IS NOT NULL AND e.northing IS NOT NULL "
+               "AND isfinite(e.easting) AND isfinite(e.northing)")
+        # CASE: floor(inf) would fail the cast; such rows are counted as without location.
+        return ([f"CASE WHEN {has} THEN CAST(floor(e.easting / {s}) AS BIGINT) END",
+                 f"CASE WHEN {has} THEN CAST(floor(e.northing / {s}) AS BIGINT) END"], has)
     if spec.kind == "h3":
-        return ("e.lon AS k1, e.lat AS k2",
+        return (["e.lon", "e.lat"],
                 "e.lon IS NOT NULL AND e.lat IS NOT NULL AND isfinite(e.lon) AND isfinite(e.lat)")
-    return "e.lsoa11cd AS k1, NULL AS k2", "e.lsoa11cd IS NOT NULL"
+    return ["e.lsoa11cd"], "e.lsoa11cd IS NOT NULL"
 
 
-def _bin_labels(time_bin: str | None, lo: Any, hi: Any, start: str | None,
-                end: str | None) -> list[str]:
+def _cell_table(con: duckdb.DuckDBPyConnection, spec: CellSpec, region: StudyArea,
+                where: str, params: list[Any], has_key: str) -> pa.Table:
+    """Arrow table ``k1`` [, ``k2``], ``pos``: location key → study-area position."""
+    L = len(region)
+    if spec.kind == "grid":
+        assert region.cols is not None and region.rows is not None
+        return pa.table({"k1": pa.array(region.cols, pa.int64()),
+                         "k2": pa.array(region.rows, pa.int64()),
+                         "pos": pa.array(np.arange(L, dtype=np.int32))})
+    if spec.kind == "h3":
+        # No h3 in the engine (its extension downloads): index each distinct point once here.
+        pts = con.sql(f"SELECT DISTINCT e.lon AS k1, e.lat AS k2 FROM e_src e "
+                      f"WHERE {where} AND {has_key}", params=params).fetchnumpy()
+        lon = np.asarray(pts["k1"], dtype=np.float64)
+        lat = np.asarray(pts["k2"], dtype=np.float64)
+        pos = region.position(h3_cell(lat, lon, spec.res)).astype(np.int32)
+        keep = pos >= 0
+        return pa.table({"k1": lon[keep], "k2": lat[keep], "pos": pos[keep]})
+    assert region.member is not None
+    codes = np.asarray(list(region.member), dtype=object)
+    pos = region.position(np.asarray(list(region.member.values()), dtype=object))
+    keep = pos >= 0
+    return pa.table({"k1": pa.array(codes[keep], pa.string()),
+                     "pos": pa.array(pos[keep].astype(np.int32))})
+
+
+def _month_index(text: str) -> int:
+    return int(text[:4]) * 12 + int(text[5:7]) - 1
+
+
+def _day_index(day: np.datetime64) -> int:
+    return int((day - _DAY0).astype(np.int64))
+
+
+def _bin_range(time_bin: str, lo: int | None, hi: int | None, start: str | None,
+               end: str | None) -> tuple[int, list[str]]:
+    """(integer bin of the first label, labels) of every bin of the period, empty ones too.
+
+    The period runs from ``start`` (its first day) or else the earliest event, to ``end`` (its
+    last day) or else the latest event.
+    """
     if time_bin == "hour_of_week":
-        return [str(h) for h in range(168)]
-    first_m = pd.Period(start or str(lo)[:7], "M")
-    last_m = pd.Period(end or str(hi)[:7], "M")
+        return 0, [str(h) for h in range(168)]
     if time_bin == "month":
-        return [str(p) for p in pd.period_range(first_m, last_m, freq="M")]
-    d0, d1 = first_m.start_time.normalize(), last_m.end_time.normalize()
-    if not start and lo is not None:
-        d0 = pd.Timestamp(lo)
-    if not end and hi is not None:
-        d1 = pd.Timestamp(hi)
+        m0 = _month_index(start) if start else lo
+        m1 = _month_index(end) if end else hi
+        assert m0 is not None and m1 is not None
+        return m0, [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in range(m0, m1 + 1)]
+    first = _day_index(np.datetime64(start, "D")) if start else None
+    last = (_day_index(np.datetime64(end, "M") + np.timedelta64(1, "M")) - 1) if end else None
     if time_bin == "week":
-        d0 = d0 - pd.Timedelta(days=d0.weekday())
-        return [str(d.date()) for d in pd.date_range(d0, d1, freq="7D")]
-    return [str(d.date()) for d in pd.date_range(d0, d1, freq="D")]
+        w_of = _day_index(_WEEK0)
+        w0 = (first - w_of) // 7 if first is not None else lo
+        w1 = (last - w_of) // 7 if last is not None else hi
+        assert w0 is not None and w1 is not None
+        days = _WEEK0 + 7 * np.arange(w0, w1 + 1)
+        return w0, np.datetime_as_string(days, unit="D").tolist()
+    d0 = first if first is not None else lo
+    d1 = last if last is not None else hi
+    assert d0 is not None and d1 is not None
+    return d0, np.datetime_as_string(_DAY0 + np.arange(d0, d1 + 1), unit="D").tolist()
 
 
 def aggregate(
@@ -447,6 +508,12 @@ def aggregate(
     lsoa_paths: Sequence[str | Path] | None = None,
 ) -> CellCounts:
     """Count (or harm-weight) events per study cell and time bin, in the engine.
+
+    DuckDB reads only the needed columns (filters pushed into the Parquet scan), maps each
+    event's location key to its study-area position by a join against an Arrow table of the
+    study cells, and groups by (position, integer time bin).  Only those groups — at most
+    cells × bins, plus one per bin for events outside the study area — leave the engine, as
+    NumPy arrays that are scattered into the dense cube.
 
     Parameters
     ----------
@@ -500,29 +567,23 @@ def aggregate(
                "start": start, "end": end,
                "area_lsoa": region.lsoa["lsoa11cd"].tolist() if area else None}
     where, params = _where(filters)
-    key, has_key = _key_sql(spec)
-    value = "count(*)"
-    joins = ""
-    con = duckdb.connect()
-    try:
-        register(con, store, table, versions[table], alias="e_src")
-        if weights is not None:
-            codes, cats = weights.tables()
-            con.register("__harm_code", codes)
-            con.register("__harm_cat", cats)
-            joins = ("LEFT JOIN __harm_code hc ON hc.offence_code = e.offence_code "
-                     "LEFT JOIN __harm_cat hk ON hk.category = e.category")
-            value = f"sum(coalesce(hc.weight, hk.weight, {float(weights.default)!r}))"
-        has_time = "e.occurred_from IS NOT NULL" if time_bin not in (None, "month") else "TRUE"
-        sql = (f"SELECT {key}, {_BIN_SQL[time_bin]} AS b, ({has_key}) AS located, "
-               f"({has_time}) AS timed, count(*) AS n, {value} AS v "
-               f"FROM e_src e {joins} WHERE {where} GROUP BY ALL")
-        res = con.sql(sql, params=params).to_arrow_table()
-    except duckdb.Error as exc:
-        raise AggregationError(f"aggregation over {table!r} failed: {exc}") from None
-    finally:
-        con.close()
-    return _assemble(res, spec, region, time_bin, start, end, versions, {
+    keys, has_key = _key_sql(spec)
+    with tempfile.TemporaryDirectory(prefix="vru-aggregate-") as spill:
+        con = duckdb.connect(config={**ENGINE_CONFIG, "temp_directory": spill})
+        try:
+            register(con, store, table, versions[table], alias="e_src")
+            con.register("__cells", _cell_table(con, spec, region, where, params, has_key))
+            if weights is not None:
+                codes, cats = weights.tables()
+                con.register("__harm_code", codes)
+                con.register("__harm_cat", cats)
+            res = con.sql(_cube_sql(keys, has_key, time_bin, where, weights), params=params)
+            cols = res.fetchnumpy()
+        except duckdb.Error as exc:
+            raise AggregationError(f"aggregation over {table!r} failed: {exc}") from None
+        finally:
+            con.close()
+    return _assemble(cols, region, time_bin, start, end, versions, {
         "cell": spec.text, "time_bin": time_bin, "category": filters["category"],
         "offence_group": filters["offence_group"], "offence_code": filters["offence_code"],
         "source": filters["source"], "start": start, "end": end,
@@ -532,59 +593,68 @@ def aggregate(
     })
 
 
-def _assemble(res: pa.Table, spec: CellSpec, region: StudyArea, time_bin: str | None,
+def _cube_sql(keys: list[str], has_key: str, time_bin: str | None, where: str,
+              weights: HarmWeights | None) -> str:
+    """The grouping query: one row per (study position or code, integer bin)."""
+    value, joins = "", ""
+    if weights is not None:
+        joins = ("LEFT JOIN __harm_code hc ON hc.offence_code = e.offence_code "
+                 "LEFT JOIN __harm_cat hk ON hk.category = e.category")
+        value = f", coalesce(hc.weight, hk.weight, {float(weights.default)!r}) AS w"
+    timed = "TRUE" if time_bin is None else "b IS NOT NULL"
+    on = " AND ".join(f"c.k{i + 1} = ev.k{i + 1}" for i in range(len(keys)))
+    k = ", ".join(f"{expr} AS k{i + 1}" for i, expr in enumerate(keys))
+    return (
+        f"WITH ev AS (SELECT {k}, ({has_key}) AS located, {_BIN_SQL[time_bin]} AS b{value} "
+        f"FROM e_src e {joins} WHERE {where}) "
+        f"SELECT CAST(CASE WHEN NOT located THEN "
+        f"(CASE WHEN {timed} THEN {_NO_LOC_TIMED} ELSE {_NO_LOC_NO_TIME} END) "
+        f"WHEN NOT ({timed}) THEN {_NO_TIME} ELSE coalesce(c.pos, {_OUTSIDE}) END AS INTEGER) "
+        f"AS p, CASE WHEN located AND {timed} THEN b ELSE 0 END AS t, count(*) AS n"
+        + (", sum(w) AS v" if weights is not None else "")
+        + f" FROM ev LEFT JOIN __cells c ON {on} GROUP BY ALL"
+    )
+
+
+def _assemble(cols: dict[str, np.ndarray], region: StudyArea, time_bin: str | None,
               start: str | None, end: str | None, versions: dict[str, int],
               params: dict[str, Any]) -> CellCounts:
-    n_all = np.asarray(res["n"].to_numpy(zero_copy_only=False), dtype=np.int64)
-    v_all = np.asarray(res["v"].to_numpy(zero_copy_only=False), dtype=np.float64)
-    located = np.asarray(res["located"].to_numpy(zero_copy_only=False), dtype=bool)
-    timed = np.asarray(res["timed"].to_numpy(zero_copy_only=False), dtype=bool)
-    events = int(n_all.sum())
-    no_location = int(n_all[~located].sum())
-    no_time = int(n_all[located & ~timed].sum())
-    keep = located & timed
-    if time_bin not in (None, "month") and events and not timed.any():
+    p = np.asarray(cols["p"], dtype=np.int64)
+    t = np.asarray(cols["t"], dtype=np.int64)
+    n = np.asarray(cols["n"], dtype=np.int64)
+    v = np.asarray(cols["v"], dtype=np.float64) if "v" in cols else None
+    events = int(n.sum())
+    no_location = int(n[(p == _NO_LOC_TIMED) | (p == _NO_LOC_NO_TIME)].sum())
+    no_time = int(n[p == _NO_TIME].sum())
+    timed_any = bool(((p != _NO_TIME) & (p != _NO_LOC_NO_TIME)).any())
+    if time_bin not in (None, "month") and events and not timed_any:
         raise AggregationError(
             f"{time_bin} bins need event times, but every matching event is known only to "
             "the month (data.police.uk); use time_bin='month' or a force extract"
         )
-    k1 = res["k1"].filter(pa.array(keep)).to_numpy(zero_copy_only=False)
-    k2 = res["k2"].filter(pa.array(keep)).to_numpy(zero_copy_only=False)
-    b = res["b"].filter(pa.array(keep)).to_numpy(zero_copy_only=False)
-    n, v = n_all[keep], v_all[keep]
-    if spec.kind == "grid":
-        pos = region.grid_position(k1.astype(np.int64), k2.astype(np.int64))
-    elif spec.kind == "h3":
-        pos = region.position(h3_cell(k2.astype(float), k1.astype(float), spec.res))
-    else:
-        assert region.member is not None
-        mapped = pd.Series(k1, dtype=object).map(region.member).to_numpy(dtype=object)
-        pos = region.position(mapped)
-    outside = int(n[pos < 0].sum())
+    kept = p >= _OUTSIDE  # located and timed
+    outside = int(n[p == _OUTSIDE].sum())
     L = len(region)
+    groups = int(p.size)
+    inside = p >= 0
     if time_bin is None:
-        counts = np.bincount(pos[pos >= 0], weights=n[pos >= 0], minlength=L)
-        vals = np.bincount(pos[pos >= 0], weights=v[pos >= 0], minlength=L)
-        return CellCounts(region, counts.astype(np.int64), vals, None, versions, params,
-                          events, outside, no_location, no_time)
-    labels_in = pd.Series(b, dtype=object).astype(str).to_numpy(dtype=object)
-    lo = min(labels_in, key=_sort_key(time_bin)) if labels_in.size else None
-    hi = max(labels_in, key=_sort_key(time_bin)) if labels_in.size else None
+        counts = np.bincount(p[inside], weights=n[inside], minlength=L).astype(np.int64)
+        vals = (np.bincount(p[inside], weights=v[inside], minlength=L) if v is not None
+                else counts.astype(np.float64))
+        return CellCounts(region, counts, vals, None, versions, params, events, outside,
+                          no_location, no_time, groups)
+    lo = int(t[kept].min()) if kept.any() else None
+    hi = int(t[kept].max()) if kept.any() else None
     if lo is None and not (start and end) and time_bin != "hour_of_week":
         raise AggregationError("no matching events, and no start/end to define the time bins")
-    labels = _bin_labels(time_bin, lo, hi, start, end)
-    t = pd.Index(labels).get_indexer(pd.Index(labels_in))
-    ok = (pos >= 0) & (t >= 0)
+    first, labels = _bin_range(time_bin, lo, hi, start, end)
     T = len(labels)
-    flat = pos[ok] * T + t[ok]
-    counts = np.bincount(flat, weights=n[ok], minlength=L * T).reshape(L, T)
-    vals = np.bincount(flat, weights=v[ok], minlength=L * T).reshape(L, T)
-    outside += int(n[(pos >= 0) & (t < 0)].sum())  # rounding at period edges (week bins)
-    return CellCounts(region, counts.astype(np.int64), vals, labels, versions, params,
-                      events, outside, no_location, no_time)
-
-
-def _sort_key(time_bin: str | None):
-    if time_bin == "hour_of_week":
-        return int
-    return str
+    tt = t - first
+    ok = inside & (tt >= 0) & (tt < T)
+    outside += int(n[inside & ~ok].sum())  # rounding at period edges (week bins)
+    flat = p[ok] * T + tt[ok]
+    counts = np.bincount(flat, weights=n[ok], minlength=L * T).reshape(L, T).astype(np.int64)
+    vals = (np.bincount(flat, weights=v[ok], minlength=L * T).reshape(L, T) if v is not None
+            else counts.astype(np.float64))
+    return CellCounts(region, counts, vals, labels, versions, params, events, outside,
+                      no_location, no_time, groups)

@@ -212,7 +212,7 @@ def ensure_local_admin(db: Database, os_user: str) -> User:
                 if count:
                     raise IdentityError(
                         f"the OS user {os_user!r} is not a user of this home; an admin can "
-                        f"add them with `vru user add {name} --role ROLE`")
+                        f"add them with `vru users add {name} --role ROLE`")
                 conn.execute(insert(users).values(
                     name=name, role=Role.ADMIN.value, area=None, organisation=None,
                     password_hash=None, disabled=False, local=True, created_at=utc_now()))

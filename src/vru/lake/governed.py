@@ -35,13 +35,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
 from vru.governance import disclosure
 from vru.governance.db import Database
@@ -108,25 +108,66 @@ def _hidden(schema: pa.Schema, name: str, decision: Decision, *, aggregate: bool
     return hidden & set(schema.names)
 
 
+@dataclass(frozen=True)
+class _View:
+    """A governed view: its SQL (already limited to the area, hidden columns left out) and the
+    Parquet files of the Delta version it reads."""
+
+    sql: str
+    files: tuple[str, ...]
+    columns: tuple[str, ...]
+    empty: pa.Table | None  # the table has no data files yet
+
+
 def _view(store: Store, name: str, version: int | None, decision: Decision, *,
-          aggregate: bool) -> ds.Dataset:
-    """A lazy Arrow dataset of ``name`` already filtered to the area and stripped of hidden
-    columns: nothing outside the decision is reachable through it."""
+          aggregate: bool) -> _View:
+    """The view of ``name`` a decision allows: nothing outside it is reachable through it.
+
+    It reads the Delta version's Parquet files natively in DuckDB (the engine's way,
+    `vru.lake.engine.register`), which copes with the string-view columns delta-rs writes on
+    merge where an Arrow dataset scan cannot.
+    """
     dt = store.table(name, version)
     if dt is None:
         have = ", ".join(store.versions()) or "none yet"
         raise LookupError(f"no table {name!r} in the lake; tables: {have}")
-    data = dt.to_pyarrow_dataset()
+    schema = dt.to_pyarrow_dataset().schema
     rf = decision.row_filter
+    if rf is not None and rf.column not in schema.names:
+        raise AccessDenied(f"{name} has no {rf.column} column, so it cannot be limited to "
+                           f"area {rf.area}; it cannot be read at area level", decision)
+    hidden = _hidden(schema, name, decision, aggregate=aggregate)
+    cols = tuple(c for c in schema.names if c not in hidden)
+    where = ""
     if rf is not None:
-        if rf.column not in data.schema.names:
-            raise AccessDenied(f"{name} has no {rf.column} column, so it cannot be limited to "
-                               f"area {rf.area}; it cannot be read at area level", decision)
-        data = data.filter(pc.field(rf.column).isin(pa.array(sorted(rf.values), pa.string())))
-    hidden = _hidden(data.schema, name, decision, aggregate=aggregate)
-    if hidden:
-        data = data.replace_schema(pa.schema([f for f in data.schema if f.name not in hidden]))
-    return data
+        values = ", ".join("'" + v.replace("'", "''") + "'" for v in sorted(rf.values))
+        where = f' WHERE "{rf.column}" IN ({values or "NULL"})'
+    files = tuple(dt.file_uris())
+    select = ", ".join(f'"{c}"' for c in cols)
+    if not files:
+        return _View("", (), cols, schema.empty_table().select(list(cols)))
+    listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    sql = (f"SELECT {select} FROM read_parquet([{listing}], hive_partitioning = true, "
+           f"union_by_name = true){where}")
+    return _View(sql, files, cols, None)
+
+
+def _open_views(views: Mapping[str, _View]) -> duckdb.DuckDBPyConnection:
+    """A locked connection holding only ``views``: it may read their files and nothing else."""
+    con = duckdb.connect()
+    con.execute("SET python_enable_replacements = false")
+    paths = sorted({f for v in views.values() for f in v.files})
+    if paths:
+        con.execute("SET allowed_paths = ?", [paths])
+    con.execute("SET enable_external_access = false")  # no other files, ATTACH, extensions
+    for name, v in views.items():
+        if v.empty is not None:
+            con.register(f"__empty_{name}", v.empty)
+            con.execute(f'CREATE TEMP VIEW "{name}" AS SELECT * FROM "__empty_{name}"')
+        else:
+            con.execute(f'CREATE TEMP VIEW "{name}" AS {v.sql}')
+    con.execute("SET lock_configuration = true")  # the query cannot turn any of it back
+    return con
 
 
 def _with_meta(table: pa.Table, versions: Mapping[str, int], audit_seqs: Sequence[int],
@@ -206,14 +247,19 @@ def governed_table(store: Store, db: Database, actor: str | User, name: str, pur
             f"{_name(actor)} may see {name} at {decision.level} level only, never its rows: ask "
             f"for counts instead (`vru sql \"SELECT month, count(*) AS n FROM {name} GROUP BY "
             "ALL\"`, or an analysis), which are shown after disclosure control", decision)
-    data = _view(store, name, v, decision, aggregate=False)
+    view = _view(store, name, v, decision, aggregate=False)
     if columns is not None:
-        unseen = [c for c in columns if c not in data.schema.names]
+        unseen = [c for c in columns if c not in view.columns]
         if unseen:
             raise AccessDenied(f"column(s) {', '.join(unseen)} of {name} are not available to "
-                               f"{_name(actor)}; visible: {', '.join(data.schema.names)}",
+                               f"{_name(actor)}; visible: {', '.join(view.columns)}",
                                decision)
-    table = data.to_table(columns=list(columns) if columns is not None else None)
+    con = _open_views({name: view})
+    try:
+        picked = ", ".join(f'"{c}"' for c in (columns if columns is not None else view.columns))
+        table = con.sql(f'SELECT {picked} FROM "{name}"').to_arrow_table()
+    finally:
+        con.close()
     return _with_meta(table, {name: v}, [decision.audit_seq])
 
 
@@ -347,11 +393,9 @@ def governed_query(store: Store, db: Database, actor: str | User, sql: str, purp
     counts: list[int] = []
     if aggregate:
         counts = _aggregate_columns(sql)
-    con = _locked_connection()
+    con = _open_views({name: _view(store, name, versions[name], decision, aggregate=aggregate)
+                       for name, decision in decisions.items()})
     try:
-        for name, decision in decisions.items():
-            con.register(name, _view(store, name, versions[name], decision,
-                                     aggregate=aggregate))
         try:
             result = con.sql(sql).to_arrow_table()
         except duckdb.BinderException as exc:

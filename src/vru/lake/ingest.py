@@ -153,9 +153,9 @@ class Batch:
         f.status, f.message = "rejected", str(err)
 
     def target(self, table: str, scope: str | None = None,
-               replace_unit: tuple[str, ...] = ()) -> None:
+               replace_unit: tuple[str, ...] = (), spec: TableSpec | None = None) -> None:
         if table not in self.targets:
-            self.targets[table] = _Target(SPECS[table], scope, replace_unit)
+            self.targets[table] = _Target(spec or SPECS[table], scope, replace_unit)
         self._touch.add(table)
 
     def stage(self, table: str, rows: pa.Table | str, file_idx: int | None) -> None:
@@ -227,7 +227,7 @@ class Batch:
         if v is not None:
             written["quarantine"] = v
         for name in self._touch:
-            self.store.ensure(SPECS[name])
+            self.store.ensure(self.targets[name].spec if name in self.targets else SPECS[name])
         tables = {n: self.store.version(n) for n in sorted(self._touch)}
         self._write_log(tables)
         return IngestResult(self.batch_id, self.files, tables, written)

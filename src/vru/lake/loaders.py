@@ -10,8 +10,10 @@ import pyarrow as pa
 
 from vru.lake.ingest import Batch, IngestResult, Progress
 from vru.lake.store import Store
-from vru.sources import force_extract, istv, police_uk
+from vru.lake.tables import partner_spec
+from vru.sources import canonical, force_extract, istv, partner, police_uk
 from vru.sources.base import Problem, SourceError
+from vru.sources.contract import load_contract
 from vru.sources.csvfile import EngineInput, inspect_bytes
 from vru.sources.inputs import InputFile, expand
 
@@ -157,3 +159,53 @@ def ingest_istv(home: Path, paths: list[str | Path], actor: str | None = None,
                 command: str = "ingest istv", progress: Progress | None = None) -> IngestResult:
     """Ingest emergency-department assault files (NHS ISTV, ISB 1594) into ``ed_assaults``."""
     return _run(home, paths, _istv_file, actor, command, progress)
+
+
+def ingest_partner(home: Path, paths: list[str | Path], contract_path: str | Path,
+                   actor: str | None = None, command: str = "ingest partner",
+                   progress: Progress | None = None) -> IngestResult:
+    """Ingest a partner dataset described by its contract into ``partner_<name>``.
+
+    Needs a data sharing agreement in force for ``partner_<name>`` (`vru agreement add`).
+    Identifier columns are replaced by keyed HMAC-SHA256 tokens before anything is staged,
+    so raw identifiers never reach a lake file; for the same reason a quarantined row of
+    such a dataset keeps its file, line, field and reason but not its raw text.
+
+    Raises
+    ------
+    ContractError
+        The contract itself is invalid.
+    NoActiveAgreement
+        No agreement in force covers the dataset.
+    """
+    from vru.governance import db as gdb
+    from vru.governance.agreements import require_active_agreement
+    from vru.governance.pseudonymise import load_pseudonym_key, pseudonymise_table
+
+    contract = load_contract(contract_path)
+    require_active_agreement(gdb.connect(Path(home)), contract.table_name)
+    key = load_pseudonym_key(Path(home))
+    ids = contract.identifier_columns
+    fields = [pa.field(f.name, pa.string()) if f.name in ids else f
+              for f in contract.arrow_schema()]
+    schema = pa.schema([*fields, ("row_hash", pa.int64()), ("batch_id", pa.string())])
+    spec = partner_spec(contract.name, schema, contract.date_column)
+
+    def one(batch: Batch, idx: int, inp: InputFile, progress: Progress | None) -> None:
+        parsed = partner.read_partner(inp.path, contract)
+        f = batch.files[idx]
+        f.kind, f.sha256 = parsed.kind, parsed.sha256
+        f.notes.extend(parsed.notes)
+        batch.target(spec.name, spec=spec)
+        if parsed.table.num_rows:
+            rows = pseudonymise_table(parsed.table, ids, key)
+            rows = _named(rows, inp.name)
+            batch.stage(spec.name, canonical.conform(rows, schema), idx)
+        redact = bool(ids)
+        batch.quarantine(idx, [Problem(inp.name, p.line, p.field, p.reason,
+                                       "" if redact else p.raw) for p in parsed.problems])
+        batch.count_read(idx, parsed.rows_in)
+        if progress:
+            progress(inp.name, parsed.rows_in, 0)
+
+    return _run(home, paths, one, actor, command, progress)

@@ -50,8 +50,8 @@ from vru.lake import engine
 from vru.lake.store import Store
 from vru.lake.tables import SPECS
 
-#: Delta table property naming a partner table's date column (set from its contract).
-DATE_PROPERTY = "vru.date_column"
+#: Table property (`Store.properties`) naming a partner table's date column, from its contract.
+DATE_PROPERTY = "date_column"
 #: The date column of the built-in tables that agreements can govern.
 BUILTIN_DATES = {"ed_assaults": "arrival", "incidents": "occurred_from"}
 #: Quarantine ``source`` kinds whose lines belong to each built-in dataset.
@@ -113,9 +113,8 @@ def _predicate(dataset: str, column: str, dtype: pa.DataType, cutoff: date) -> s
 def _date_column(store: Store, dataset: str, given: Mapping[str, str]) -> str | None:
     if dataset in given:
         return given[dataset]
-    dt = store.table(dataset)
-    if dt is not None:
-        found = dt.metadata().configuration.get(DATE_PROPERTY)
+    if store.exists(dataset):
+        found = store.properties(dataset).get(DATE_PROPERTY)
         if found:
             return found
     return BUILTIN_DATES.get(dataset)

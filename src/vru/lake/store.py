@@ -66,12 +66,22 @@ class Store:
         kwargs = {}
         if not self.exists(spec.name):
             kwargs["partition_by"] = list(spec.partition_by) or None
+            if spec.properties:
+                kwargs["description"] = json.dumps({"vru": dict(spec.properties)})
             mode = "append" if mode == "overwrite" and predicate else mode
             predicate = None
         self.root.mkdir(parents=True, exist_ok=True)
         write_deltalake(str(self.path(spec.name)), data, mode=mode, predicate=predicate,
                         commit_properties=props, **kwargs)
         return DeltaTable(str(self.path(spec.name))).version()
+
+    def properties(self, name: str) -> dict[str, str]:
+        """The vru facts stored with a table on creation (`TableSpec.properties`)."""
+        dt = self.table(name)
+        try:
+            return dict(json.loads(dt.metadata().description or "{}").get("vru", {}))
+        except (AttributeError, ValueError):
+            return {}
 
     def ensure(self, spec: TableSpec) -> int:
         """Create an empty table if missing (so readers find every table); return version."""

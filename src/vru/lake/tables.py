@@ -27,6 +27,9 @@ class TableSpec:
     unit: tuple[str, ...] = ()  # for "replace": the columns naming a release unit
     content: tuple[str, ...] = ()  # columns whose change makes an "update" (default: all but
                                    # provenance)
+    properties: tuple[tuple[str, str], ...] = ()  # vru facts kept with the table (Delta
+                                                  # description, as JSON: delta-kernel
+                                                  # refuses custom configuration keys)
 
 
 PROVENANCE = {"source_file", "source_line", "row_hash", "batch_id"}
@@ -77,6 +80,13 @@ def content_columns(spec: TableSpec) -> list[str]:
     return [f.name for f in spec.schema if f.name not in PROVENANCE]
 
 
-def partner_spec(name: str, schema: pa.Schema, key: tuple[str, ...]) -> TableSpec:
-    """Spec of a partner table ``partner_<name>`` described by its contract."""
-    return TableSpec(f"partner_{name}", schema, key=key, mode="upsert")
+def partner_spec(name: str, schema: pa.Schema, date_column: str | None) -> TableSpec:
+    """Spec of a partner table ``partner_<name>`` described by its contract.
+
+    Partner records carry no key of their own that vru can trust, so a row's identity is its
+    (pseudonymised) content: an identical row sent again is a duplicate, a corrected row is
+    a new row. The contract's date column is kept as a table property for retention.
+    """
+    props = (("date_column", date_column),) if date_column else ()
+    return TableSpec(f"partner_{name}", schema, key=("row_hash",), mode="upsert",
+                     properties=props)
