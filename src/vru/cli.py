@@ -270,7 +270,7 @@ def sql(
     meta = result.schema.metadata or {}
     if b"vru:disclosure_profile" in meta and fmt in ("table", "csv"):
         counts = [f.name for f in result.schema if pa.types.is_integer(f.type)]
-        result = pa.Table.from_pandas(format_counts(result, counts), preserve_index=False)
+        result = format_counts(result, counts)
         withheld = json.loads(meta.get(b"vru:withheld_rows", b"0"))
         if withheld:
             err.print(f"withheld {withheld} rows whose counts are all suppressed")
@@ -329,9 +329,15 @@ def status() -> None:
     t = Table(title=f"lake at {state.home}")
     for c in ("table", "version", "rows"):
         t.add_column(c, justify="left" if c == "table" else "right")
+    from vru.lake.governed import AccessDenied
+
     for name, v in tables.items():
-        n = lake.sql(f'SELECT count(*) FROM "{name}"').column(0)[0].as_py()
-        t.add_row(name, str(v), f"{n:,}")
+        try:
+            q = f'SELECT count(*) AS n FROM "{name}"'
+            n = f"{lake.sql(q).column(0)[0].as_py():,}"
+        except AccessDenied as e:  # e.g. an agreement that does not cover administration
+            n = f"not visible: {e.reason}"
+        t.add_row(name, str(v), n)
     out.print(t)
     if "incidents" in tables:
         s = lake.sql("""SELECT source, min(month) AS first, max(month) AS last, count(*) AS n,
@@ -359,6 +365,274 @@ def quarantine(
     res = lake.sql(f"SELECT source_file, line, field, reason, raw FROM quarantine {where} "
                    f"ORDER BY batch_id, source_file, line LIMIT {int(limit)}")
     _emit(res, "table", None)
+
+
+@ingest_app.command("partner")
+def ingest_partner_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="The partner's CSV files.")],
+    contract: Annotated[Path, typer.Option(
+        help="The dataset's contract (TOML: columns, types, identifiers, retention; see "
+             "docs/formats.md).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Ingest a partner dataset (school exclusions, youth justice, social care...) under its
+    contract. Needs an agreement in force (`vru agreement add`); identifier columns are
+    pseudonymised before anything is written.
+    """
+    from vru.governance.errors import GovernanceError
+    from vru.lake.loaders import ingest_partner
+    from vru.sources.contract import ContractError, load_contract
+
+    try:
+        table = load_contract(contract).table_name
+    except (ContractError, OSError) as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+    try:
+        _run_ingest(ingest_partner, paths, as_json, (table,), contract_path=contract,
+                    command="ingest partner")
+    except GovernanceError as e:
+        err.print(f"[red]refused:[/red] {e}")
+        raise typer.Exit(3) from None
+
+
+retention_app = typer.Typer(help="Retention: delete data past its agreement's period.",
+                            no_args_is_help=True)
+app.add_typer(retention_app, name="retention")
+
+
+@retention_app.command("apply")
+def retention_apply(
+    today: Annotated[str | None, typer.Option(
+        help="Judge retention as on this day (YYYY-MM-DD); default today.")] = None,
+) -> None:
+    """Delete every row past its data sharing agreement's retention period, for good: the
+    Delta files are vacuumed and older log entries removed, so the values are physically
+    gone from the lake home. Admins only; audited."""
+    from datetime import date
+
+    from vru.lake.retention import RetentionDenied, apply_retention
+    from vru.lake.store import Store
+
+    g, me = _gov()
+    try:
+        day = date.fromisoformat(today) if today else None
+    except ValueError:
+        err.print(f"[red]error:[/red] --today {today!r} is not YYYY-MM-DD")
+        raise typer.Exit(2) from None
+    try:
+        report = apply_retention(Store(state.home), g, me, today=day)
+    except RetentionDenied as e:
+        err.print(f"[red]denied:[/red] {e}")
+        raise typer.Exit(3) from None
+    t = Table(title="retention")
+    for c in ("dataset", "cutoff", "date column", "rows deleted", "quarantine deleted",
+              "version", "note"):
+        t.add_column(c)
+    for d in report.datasets:
+        t.add_row(d.dataset, str(d.cutoff or ""), d.date_column or "", f"{d.rows_deleted:,}",
+                  f"{d.quarantine_deleted:,}",
+                  f"{d.version_before}→{d.version_after}" if d.rows_deleted else "",
+                  d.skipped or "")
+    out.print(t)
+    out.print(f"{report.rows_deleted:,} rows deleted; {report.files_removed} data files and "
+              f"{report.log_files_removed} log files removed")
+
+
+hotspots_app = typer.Typer(help="Where and when: Gi* hot spots, emerging hot spots, near "
+                                "repeats, times, density.", no_args_is_help=True)
+app.add_typer(hotspots_app, name="hotspots")
+
+CELL_HELP = ("Cells: h3:6..h3:10, grid:SIZE (BNG squares of SIZE metres, e.g. grid:250), "
+             "lsoa, msoa, district.")
+WEIGHTS_HELP = ("Neighbours: contiguity (the cell and its first ring; default), distance:M "
+                "(within M metres), knn:K.")
+
+
+def _analysis(name: str, purpose: str):
+    """Authorise an analysis of incidents; its area (task forces) and disclosure profile."""
+    g, me, d = _authorise("analyse", f"analysis:{name}", purpose)
+    area = sorted(d.row_filter.values) if d.row_filter is not None else None
+    return d, area
+
+
+def _released(frame, decision, counts: list[str]):
+    """Counts below record level go through disclosure control before anyone sees them."""
+    from vru.governance.disclosure import apply
+
+    if str(decision.level) == "record":
+        return frame
+    return apply(frame, decision.disclosure_profile or "nhs", counts)
+
+
+def _number(v) -> str:
+    """Counts as whole numbers with separators, ratios and p-values to 3 figures."""
+    if isinstance(v, float):
+        return f"{v:,.0f}" if v.is_integer() and abs(v) >= 10 else f"{v:.3g}"
+    return str(v)
+
+
+def _analysis_error(e: Exception) -> None:
+    err.print(f"[red]error:[/red] {e}")
+    raise typer.Exit(2) from None
+
+
+@hotspots_app.command("gistar")
+def hotspots_gistar(
+    out_file: Annotated[Path, typer.Option("--out", help="Output: .parquet, .csv, .geojson or "
+                                                         ".gpkg (one row per cell).")],
+    category: Annotated[list[str] | None, typer.Option(
+        help="data.police.uk crime type(s), e.g. 'Violence and sexual offences'.")] = None,
+    cell: Annotated[str, typer.Option(help=CELL_HELP)] = "h3:9",
+    weights: Annotated[str, typer.Option(help=WEIGHTS_HELP)] = "contiguity",
+    start: Annotated[str | None, typer.Option("--from", help="First month, YYYY-MM.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last month, YYYY-MM.")] = None,
+    source: Annotated[str | None, typer.Option(help="police_uk or force_extract.")] = None,
+    permutations: Annotated[int, typer.Option(
+        help="Conditional permutations for pseudo p-values (0: normal p).")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the permutations.")] = 0,
+    harm: Annotated[bool, typer.Option(help="Weight events by harm (see vru.analysis.harm).")
+                    ] = False,
+    png: Annotated[Path | None, typer.Option(help="Also draw a map of the classes.")] = None,
+    purpose: Annotated[str, typer.Option(help=PURPOSE_HELP)] = "violence_reduction",
+) -> None:
+    """Getis-Ord Gi* hot spots as ArcGIS defines them, with FDR-corrected classes -3..3.
+
+    Writes one row per cell of the study area (empty cells included): cell, n, z, p, class.
+
+    Example: vru hotspots gistar --category "Violence and sexual offences" --cell h3:9
+    --out hot.parquet --png hot.png
+    """
+    from vru.analysis.aggregate import AggregationError
+    from vru.analysis.hotspots import gistar
+    from vru.analysis.outputs import plot_classes, write_result
+
+    d, area = _analysis("gistar", purpose)
+    with _progress() as prog:
+        prog.add_task("Gi*", total=None, info=cell)
+        try:
+            r = gistar(state.home, category=category, cell=cell, start=start, end=end,
+                       weights=weights, permutations=permutations, seed=seed, source=source,
+                       harm=harm, area=area)
+        except (AggregationError, ValueError, KeyError) as e:
+            _analysis_error(e)
+    r.frame = _released(r.frame, d, ["n"])
+    write_result(r, out_file)
+    if png:
+        plot_classes(r, png)
+    hot = int((r.frame["class"] >= 2).sum())
+    out.print(f"{len(r.frame):,} cells, {hot:,} hot at 95% or more after FDR → {out_file}")
+
+
+@hotspots_app.command("emerging")
+def hotspots_emerging(
+    out_file: Annotated[Path, typer.Option("--out", help="Output: .parquet/.csv/.geojson/.gpkg")],
+    category: Annotated[list[str] | None, typer.Option(help="Crime type(s).")] = None,
+    cell: Annotated[str, typer.Option(help=CELL_HELP)] = "grid:500",
+    time_bin: Annotated[str, typer.Option("--bin", help="month or week.")] = "month",
+    time_window: Annotated[int, typer.Option(
+        help="Previous time steps that count as neighbours.")] = 1,
+    weights: Annotated[str, typer.Option(help=WEIGHTS_HELP)] = "contiguity",
+    start: Annotated[str | None, typer.Option("--from", help="First month, YYYY-MM.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last month, YYYY-MM.")] = None,
+    source: Annotated[str | None, typer.Option(help="police_uk or force_extract.")] = None,
+    purpose: Annotated[str, typer.Option(help=PURPOSE_HELP)] = "violence_reduction",
+) -> None:
+    """Emerging Hot Spot Analysis by Esri's rules: new, consecutive, intensifying,
+    persistent, diminishing, sporadic, oscillating, historical (hot and cold) or none; each
+    cell's row explains its category (its series of classes and the trend test)."""
+    from vru.analysis.aggregate import AggregationError
+    from vru.analysis.hotspots import emerging
+    from vru.analysis.outputs import write_result
+
+    d, area = _analysis("emerging", purpose)
+    try:
+        r = emerging(state.home, category=category, cell=cell, time_bin=time_bin, start=start,
+                     end=end, weights=weights, time_window=time_window, source=source,
+                     area=area)
+    except (AggregationError, ValueError, KeyError) as e:
+        _analysis_error(e)
+    r.frame = _released(r.frame, d, ["n"])
+    write_result(r, out_file)
+    counts = r.frame["pattern"].value_counts() if "pattern" in r.frame else {}
+    out.print(", ".join(f"{k}: {v:,}" for k, v in counts.items()) + f" → {out_file}")
+
+
+@hotspots_app.command("near-repeat")
+def hotspots_near_repeat(
+    category: Annotated[list[str] | None, typer.Option(help="Crime type(s).")] = None,
+    distances: Annotated[str, typer.Option(
+        help="Distance band edges in metres: bands [a, b), the last open-ended.")
+    ] = "0,100,200,400",
+    days: Annotated[str, typer.Option(help="Time band edges in days.")] = "0,7,14,28",
+    permutations: Annotated[int, typer.Option(help="Monte Carlo permutations.")] = 999,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    start: Annotated[str | None, typer.Option("--from", help="First month, YYYY-MM.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last month, YYYY-MM.")] = None,
+    source: Annotated[str | None, typer.Option(help="force_extract (needs event times).")
+                      ] = "force_extract",
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write the table (.csv...).")
+                        ] = None,
+    purpose: Annotated[str, typer.Option(help=PURPOSE_HELP)] = "violence_reduction",
+) -> None:
+    """Knox near-repeat analysis as the Near Repeat Calculator reports it, done right:
+    half-open bands, a same-location band, seeded permutations of times across places,
+    Knox ratio = observed / mean simulated and p = (#simulated >= observed + 1)/(R + 1).
+    Refuses month-precision data (data.police.uk)."""
+    from vru.analysis.aggregate import AggregationError
+    from vru.analysis.hotspots import near_repeat
+    from vru.analysis.near_repeat import MonthPrecisionError
+    from vru.analysis.outputs import write_result
+
+    _analysis("near_repeat", purpose)
+    try:
+        r = near_repeat(state.home, category=category,
+                        spatial_edges=[float(x) for x in distances.split(",")],
+                        temporal_edges=[float(x) for x in days.split(",")],
+                        permutations=permutations, seed=seed, start=start, end=end,
+                        source=source)
+    except (AggregationError, MonthPrecisionError, ValueError) as e:
+        _analysis_error(e)
+    frame = r.frame
+    if out_file:
+        write_result(r, out_file)
+    t = Table(title=f"Knox ratios (p) — {permutations} permutations, seed {seed}")
+    cols = list(frame.columns)
+    for c in cols:
+        t.add_column(str(c))
+    for row in frame.itertuples(index=False):
+        t.add_row(*(_number(v) for v in row))
+    out.print(t)
+
+
+@hotspots_app.command("times")
+def hotspots_times(
+    category: Annotated[list[str] | None, typer.Option(help="Crime type(s).")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="First month, YYYY-MM.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last month, YYYY-MM.")] = None,
+    source: Annotated[str | None, typer.Option(help="force_extract (needs event times).")
+                      ] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write the matrix (.csv...).")
+                        ] = None,
+    png: Annotated[Path | None, typer.Option(help="Draw the hour x weekday heat map.")] = None,
+    purpose: Annotated[str, typer.Option(help=PURPOSE_HELP)] = "violence_reduction",
+) -> None:
+    """Hour x weekday: when events happen, each spread over its from/to window (aoristic)."""
+    from vru.analysis.aggregate import AggregationError
+    from vru.analysis.hotspots import times
+    from vru.analysis.outputs import plot_hour_weekday, write_result
+
+    _analysis("times", purpose)
+    try:
+        r = times(state.home, category=category, start=start, end=end, source=source)
+    except (AggregationError, ValueError) as e:
+        _analysis_error(e)
+    if out_file:
+        write_result(r, out_file)
+    if png:
+        plot_hour_weekday(r, png)
+    day, hour = r.peak()
+    out.print(f"peak: {day} {hour:02d}:00; {r.meta.get('events', 0):,} events with a time")
 
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
@@ -473,7 +747,7 @@ name = "Thames Valley ED assaults (ISTV) — synthetic demo"
 dataset = "ed_assaults"
 owner = "Thames Valley acute trusts (synthetic)"
 parties = ["Thames Valley acute trusts (synthetic)", "Thames Valley VRU"]
-purposes = ["violence_reduction", "performance_reporting", "research"]
+purposes = ["violence_reduction", "performance_reporting", "research", "administration"]
 legal_basis = ["Crime and Disorder Act 1998 s115",
                "Police, Crime, Sentencing and Courts Act 2022 s16 (Serious Violence Duty)"]
 retention_days = 3650
@@ -514,6 +788,22 @@ def synth(
     out.print(f"wrote the synthetic world to {out_dir} (truth in {m.path})")
 
 
+def _demo_agreement(g, dataset: str, owner: str, folder: Path) -> None:
+    """Register the demo's agreement for ``dataset`` unless one is in force."""
+    from vru.governance.agreements import active_agreement, load_agreement_file
+
+    if active_agreement(g, dataset) is not None:
+        return
+    text = (DEMO_ED_AGREEMENT.replace('dataset = "ed_assaults"', f'dataset = "{dataset}"')
+            .replace("Thames Valley acute trusts (synthetic)", owner)
+            .replace("Thames Valley ED assaults (ISTV) — synthetic demo",
+                     f"{owner}: {dataset} — synthetic demo"))
+    path = folder / f"{dataset}-agreement.toml"
+    path.write_text(text, encoding="utf-8")
+    _authorise("admin", "agreements", "administration")
+    load_agreement_file(g, path)
+
+
 @app.command()
 def demo(
     seed: Annotated[int, typer.Option(help="Seed of the synthetic world.")] = 1,
@@ -522,31 +812,38 @@ def demo(
     """The main job on the embedded default: a synthetic Thames Valley (2015–2021) plus the real
     data.police.uk months vru ships, ingested into the lake at --home; then `status`."""
     from vru.data import police_uk_months
-    from vru.lake.loaders import ingest_force_extract, ingest_istv, ingest_police_uk
+    from vru.lake.loaders import (
+        ingest_force_extract,
+        ingest_istv,
+        ingest_partner,
+        ingest_police_uk,
+    )
+    from vru.sources.contract import load_contract
     from vru.synth import Manifest, generate
 
     synth_dir = state.home / "synth"
     if not (synth_dir / "manifest.json").exists():
-        out.print(f"[bold]1/4[/bold] generating the synthetic Thames Valley (seed {seed})")
+        out.print(f"[bold]1/5[/bold] generating the synthetic Thames Valley (seed {seed})")
         generate(synth_dir, seed=seed, scale=scale)
     m = Manifest.load(synth_dir)
-    out.print("[bold]2/4[/bold] ingesting the real data.police.uk months")
+    out.print("[bold]2/5[/bold] ingesting the real data.police.uk months")
     _run_ingest(ingest_police_uk, police_uk_months(), False, ("incidents",),
                 command="demo: ingest police-uk")
-    out.print("[bold]3/4[/bold] ingesting the synthetic force crime extract")
+    out.print("[bold]3/5[/bold] ingesting the synthetic force crime extract")
     _run_ingest(ingest_force_extract, sorted((m.root / "force-extract").glob("*.csv")), False,
                 ("incidents",), command="demo: ingest force-extract")
-    out.print("[bold]4/4[/bold] ingesting the synthetic ED assault data (ISTV)")
-    from vru.governance.agreements import active_agreement, load_agreement_file
-
+    out.print("[bold]4/5[/bold] ingesting the synthetic ED assault data (ISTV)")
     g, _ = _gov()
-    if active_agreement(g, "ed_assaults") is None:
-        path = synth_dir / "ed-assaults-agreement.toml"
-        path.write_text(DEMO_ED_AGREEMENT, encoding="utf-8")
-        _authorise("admin", "agreements", "administration")
-        load_agreement_file(g, path)
+    _demo_agreement(g, "ed_assaults", "Thames Valley acute trusts (synthetic)", synth_dir)
     _run_ingest(ingest_istv, sorted((m.root / "istv").glob("*.csv")), False, ("ed_assaults",),
                 command="demo: ingest istv")
+    out.print("[bold]5/5[/bold] ingesting the synthetic partner datasets (pseudonymised)")
+    for contract_path in sorted((m.root / "partners").glob("*.toml")):
+        contract = load_contract(contract_path)
+        _demo_agreement(g, contract.table_name, contract.owner, synth_dir)
+        _run_ingest(ingest_partner, [contract_path.with_suffix(".csv")], False,
+                    (contract.table_name,), contract_path=contract_path,
+                    command="demo: ingest partner")
     status()
 
 

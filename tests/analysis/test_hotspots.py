@@ -1,5 +1,4 @@
 """The hotspot API and outputs: the CLI contract's columns, metadata, files and PNGs."""
-# ruff: noqa: F811  (pytest fixtures imported from test_recovery are used as arguments)
 
 from __future__ import annotations
 
@@ -7,7 +6,6 @@ import geopandas as gpd
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from tests.analysis.test_recovery import police_lake, synth_lake  # noqa: F401  (session fixtures)
 
 from vru.analysis.hotspots import density, gistar, times
 from vru.analysis.outputs import plot_classes, plot_hour_weekday, read_meta, write_result

@@ -21,30 +21,9 @@ import pytest
 from vru.analysis.aggregate import study_area
 from vru.analysis.hotspots import emerging, gistar, near_repeat, times
 from vru.analysis.near_repeat import MonthPrecisionError
-from vru.data import police_uk_months
-from vru.lake.loaders import ingest_force_extract, ingest_police_uk
-from vru.synth import generate
 from vru.synth.places import load_geography
 
 VIOLENCE = "Violence and sexual offences"
-
-
-@pytest.fixture(scope="session")
-def synth_lake(tmp_path_factory):
-    """Four years of a synthetic Thames Valley at a tenth of real volume, ingested once."""
-    root = tmp_path_factory.mktemp("recovery")
-    manifest = generate(root / "world", seed=11, start="2017-01", end="2020-12", scale=0.1)
-    result = ingest_force_extract(root / "home", manifest.files("force_extract"))
-    assert all(f.status == "ok" for f in result.files)
-    return root / "home", manifest
-
-
-@pytest.fixture(scope="session")
-def police_lake(tmp_path_factory):
-    """The shipped data.police.uk street months, ingested once."""
-    home = tmp_path_factory.mktemp("police") / "home"
-    ingest_police_uk(home, police_uk_months())
-    return home
 
 
 def _codes(manifest, subgroup: str) -> list[str]:

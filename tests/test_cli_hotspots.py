@@ -1,0 +1,68 @@
+"""The hotspot commands through the real CLI, on the real shipped data.police.uk months."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from vru.data import police_uk_months
+
+
+def vru(home: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "vru.cli", "--home", str(home), *args],
+                          capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    home = tmp_path_factory.mktemp("cli") / "home"
+    run = vru(home, "ingest", "police-uk", *map(str, police_uk_months()))
+    assert run.returncode == 0, run.stderr
+    return home
+
+
+def test_gistar_contract_h3(home, tmp_path):
+    out = tmp_path / "hot.parquet"
+    run = vru(home, "hotspots", "gistar", "--category", "Violence and sexual offences",
+              "--cell", "h3:9", "--out", str(out), "--from", "2018-10", "--to", "2018-12")
+    assert run.returncode == 0, run.stderr
+    t = pq.read_table(out)
+    assert {"cell", "n", "z", "p", "class"} <= set(t.column_names)
+    n = t.column("n").to_numpy()
+    assert (n == 0).sum() > 0.5 * len(n), "every cell of the study area, empty ones included"
+    classes = set(t.column("class").to_pylist())
+    assert classes <= {-3, -2, -1, 0, 1, 2, 3} and 3 in classes
+    # the months filter holds: three months of violence, not four
+    total = int(n.sum())
+    assert 0 < total < 20_000
+    assert b"vru" in (t.schema.metadata or {}), "versions and parameters recorded"
+
+
+def test_near_repeat_refuses_month_precision(home):
+    run = vru(home, "hotspots", "near-repeat", "--source", "police_uk", "--category", "Burglary")
+    assert run.returncode == 2 and "months only" in run.stderr.replace("\n", " ")
+
+
+def test_sql_for_a_viewer_is_counts_only(home):
+    add = subprocess.run([sys.executable, "-m", "vru.cli", "--home", str(home), "users", "add",
+                          "vera", "--role", "viewer", "--password-stdin"],
+                         input="a long enough secret\n", capture_output=True, text=True)
+    assert add.returncode == 0, add.stderr
+    env_run = lambda *a: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "vru.cli", "--home", str(home), "--user", "vera", *a],
+        capture_output=True, text=True,
+        env={**__import__("os").environ, "VRU_PASSWORD": "a long enough secret"})
+    rows = env_run("sql", "SELECT * FROM incidents LIMIT 5")
+    assert rows.returncode != 0
+    counts = env_run("sql", "SELECT category, count(*) AS n FROM incidents GROUP BY ALL",
+                     "--format", "csv")
+    assert counts.returncode == 0, counts.stderr
+    assert "Anti-social behaviour" in counts.stdout
+    wrong = subprocess.run([sys.executable, "-m", "vru.cli", "--home", str(home), "--user",
+                            "vera", "status"], capture_output=True, text=True,
+                           env={**__import__("os").environ, "VRU_PASSWORD": "wrong password!"})
+    assert wrong.returncode == 3
