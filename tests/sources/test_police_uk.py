@@ -161,3 +161,19 @@ def test_every_row_is_accounted_for(tmp_path, rows):
     n = 0 if table is None else table.num_rows
     physical = [r for r in csv.reader(io.StringIO("".join(rows))) if r]  # blank lines are no rows
     assert n + len(problems) == len(physical)
+
+
+def test_identical_rows_without_id_get_ordinals(tmp_path):
+    asb = row(**{"Crime ID": "", "Crime type": "Anti-social behaviour",
+                 "Last outcome category": ""})
+    other = row(**{"Crime ID": "", "Crime type": "Anti-social behaviour",
+                   "Last outcome category": "", "Location": "On or near Oxford Road"})
+    table, problems = read_street(write(tmp_path, "a-street.csv",
+                                        HEADER + "\n" + asb + other + asb + asb))
+    refs = table["source_ref"].to_pylist()  # in file order
+    assert problems == []
+    assert [r.rsplit(":", 1)[1] for r in refs] == ["0", "0", "1", "2"]
+    assert refs[0].rsplit(":", 1)[0] == refs[2].rsplit(":", 1)[0] != refs[1].rsplit(":", 1)[0]
+    again, _ = read_street(write(tmp_path, "a-street.csv",
+                                 HEADER + "\n" + asb + other + asb + asb))
+    assert again["source_ref"].to_pylist() == refs

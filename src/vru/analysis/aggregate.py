@@ -3,14 +3,17 @@
 Cells (``cell=`` text):
 
 * ``"grid:SIZE"`` — square British National Grid cells of SIZE metres.  The cell of an event is
-  computed in SQL (``floor(easting / SIZE)``, ``floor(northing / SIZE)``), so only one row per
-  occupied cell (× time bin) leaves the engine.
+  computed in SQL (``floor(easting / SIZE)``, ``floor(northing / SIZE)``).
 * ``"h3:RES"`` — H3 hexagons, resolution 6–10.  DuckDB's h3 extension downloads at run time
-  (forbidden here), so SQL groups events to their DISTINCT (lon, lat) points with counts —
-  data.police.uk points are snapped to anonymous map points, so there are few — and Python
-  maps each distinct point once with :func:`vru.geo.grids.h3_cell` and sums per hexagon.
+  (forbidden here), so SQL lists the events' DISTINCT (lon, lat) points — data.police.uk
+  points are snapped to anonymous map points, so there are few — and Python maps each
+  distinct point once with :func:`vru.geo.grids.h3_cell`.
 * ``"lsoa"``, ``"msoa"``, ``"district"`` — ONS areas from the events' ``lsoa11cd`` (MSOA and
   district through the lookups of :mod:`vru.geo.boundaries`).
+
+In every case the engine maps location keys to study-area positions by joining an Arrow table
+of the study cells, and groups by (position, integer time bin): one row per occupied study
+cell × bin (plus one per bin for events outside the study area) leaves the engine.
 
 The **study area** is the cells covering the loaded LSOA boundaries (optionally restricted to
 some districts or LSOAs with ``area=``): every such cell is reported, empty ones with n = 0.
@@ -22,7 +25,8 @@ data.police.uk works), ``"week"`` (ISO weeks starting Monday, of ``occurred_from
 ``"hour_of_week"`` (0 = Monday 00:00–00:59 … 167, of ``occurred_from``; not aoristic — see
 :func:`vru.analysis.times.hour_weekday_matrix` for that).  Every bin of the period is present,
 empty bins as zeros.  Week/day/hour bins need event times: rows without ``occurred_from`` are
-counted in ``no_time`` and a table of month-only data is refused.
+counted in ``no_time`` and a table of month-only data is refused (month bins count rows
+without a readable ``month`` there).
 
 With ``harm=True`` each event is weighted by :mod:`vru.analysis.harm` (its offence code's
 weight, else its police.uk category's, else 1) and ``value`` holds the weighted sums; ``n``

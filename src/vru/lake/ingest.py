@@ -27,13 +27,13 @@ import pyarrow as pa
 
 from vru.lake import engine
 from vru.lake.enrich import enrich_select
-from vru.lake.store import Store
+from vru.lake.store import Store, writer_properties
 from vru.lake.tables import INGEST_LOG, SPECS, TableSpec, content_columns
 from vru.sources.base import QUARANTINE_SCHEMA, Problem, SourceError
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 
-MEMORY_LIMIT = "1GB"  # DuckDB's share while staging and diffing; it spills beyond this
+MEMORY_LIMIT = "768MB"  # DuckDB's share while staging and diffing; it spills beyond this
 
 
 @dataclass
@@ -335,6 +335,7 @@ class Batch:
         pred = " AND ".join(f"t.{k} = s.{k}" for k in spec.key)
         from deltalake import CommitProperties
         (dt.merge(reader, predicate=pred, source_alias="s", target_alias="t",
+                  writer_properties=writer_properties(spec.schema),
                   commit_properties=CommitProperties(custom_metadata=meta))
            .when_matched_update_all().when_not_matched_insert_all().execute())
         return self.store.version(spec.name)
@@ -369,6 +370,7 @@ class Batch:
         dt = self.store.table("incidents")
         from deltalake import CommitProperties
         (dt.merge(latest, predicate="t.source = s.source AND t.source_ref = s.source_ref",
+                  writer_properties=writer_properties(SPECS["incidents"].schema),
                   source_alias="s", target_alias="t",
                   commit_properties=CommitProperties(custom_metadata={
                       "batch_id": self.batch_id, "actor": self.actor,

@@ -42,6 +42,23 @@ def _run(home: Path, paths: Iterable[str | Path], handler: Handler, actor: str |
         return batch.commit()
 
 
+STREET_CHUNK_BYTES = 256 << 20  # street files are read in scans of about this much CSV: the
+                                # engine stays within its memory limit whatever the input
+
+
+def _chunks(inputs: list[EngineInput], limit: int) -> list[list[EngineInput]]:
+    """Consecutive groups of files of at most ``limit`` bytes (a bigger file stands alone)."""
+    out: list[list[EngineInput]] = [[]]
+    size = 0
+    for inp in inputs:
+        if out[-1] and size + inp.facts.size > limit:
+            out.append([])
+            size = 0
+        out[-1].append(inp)
+        size += inp.facts.size
+    return out
+
+
 def _named(table: pa.Table, name: str) -> pa.Table:
     """Provenance names the file as the user gave it (zip!member), not a scratch copy."""
     i = table.column_names.index("source_file")
@@ -85,25 +102,28 @@ def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = No
     def street_files(batch: Batch) -> None:
         if not streets:
             return
-        if progress:
-            progress(f"{len(streets)} street files", 0, 0)
         batch.target("incidents", scope="source = 'police_uk'", replace_unit=("force", "month"))
-        counts, problems, errors = police_uk.read_street(batch.con, [i for _, i in streets],
-                                                         batch.workdir)
         by_name = {inp.name: idx for idx, inp in streets}
-        for name, err in errors.items():
-            batch.reject(by_name[name], err)
-        for name, n in counts.items():
-            batch.count_read(by_name[name], n)
-        for p in problems:
-            batch.quarantine(by_name[p.file], [p])
-        batch.con.register("_file_index", pa.table({"_name": list(by_name),
-                                                    "_file": list(by_name.values())}))
-        batch.con.execute("CREATE OR REPLACE TEMP VIEW _street_f AS SELECT s.*, f._file "
-                          "FROM _street s JOIN _file_index f ON f._name = s.source_file")
-        batch.stage("incidents", "_street_f", None)
-        batch.con.execute("DROP VIEW _street_f; DROP TABLE _street")
-        batch.con.unregister("_file_index")
+        done = 0
+        for chunk in _chunks([inp for _, inp in streets], STREET_CHUNK_BYTES):
+            if progress:
+                progress(f"street files {done + 1}-{done + len(chunk)} of {len(streets)}",
+                         done, len(streets))
+            counts, problems, errors = police_uk.read_street(batch.con, chunk, batch.workdir)
+            for name, err in errors.items():
+                batch.reject(by_name[name], err)
+            for name, n in counts.items():
+                batch.count_read(by_name[name], n)
+            for p in problems:
+                batch.quarantine(by_name[p.file], [p])
+            batch.con.register("_file_index", pa.table({"_name": list(by_name),
+                                                        "_file": list(by_name.values())}))
+            batch.con.execute("CREATE OR REPLACE TEMP VIEW _street_f AS SELECT s.*, f._file "
+                              "FROM _street s JOIN _file_index f ON f._name = s.source_file")
+            batch.stage("incidents", "_street_f", None)
+            batch.con.execute("DROP VIEW _street_f; DROP TABLE _street")
+            batch.con.unregister("_file_index")
+            done += len(chunk)
 
     return _run(home, paths, one, actor, command, progress, finish=street_files)
 

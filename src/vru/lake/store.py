@@ -7,9 +7,30 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import (
+    ColumnProperties,
+    CommitProperties,
+    DeltaTable,
+    WriterProperties,
+    write_deltalake,
+)
 
 from vru.lake.tables import SPECS, TableSpec
+
+# String columns whose Parquet statistics let queries skip files; other strings (references,
+# free text, tokens) get none: min/max of a 64-character hash prunes nothing, costs a third of
+# the write time, and would copy identifiers into file footers and the Delta log.
+STATS_KEPT = frozenset({"source", "force", "month", "category", "offence_code", "offence_group",
+                        "lsoa11cd", "geo_status", "time_precision", "site_code", "kind",
+                        "status", "weapon", "location_type", "type"})
+
+
+def writer_properties(schema: pa.Schema) -> WriterProperties:
+    """Parquet settings for a lake table: statistics only where they help."""
+    off = ColumnProperties(statistics_enabled="NONE")
+    return WriterProperties(column_properties={
+        f.name: off for f in schema
+        if pa.types.is_string(f.type) and f.name not in STATS_KEPT})
 
 
 class Store:
@@ -72,7 +93,8 @@ class Store:
             predicate = None
         self.root.mkdir(parents=True, exist_ok=True)
         write_deltalake(str(self.path(spec.name)), data, mode=mode, predicate=predicate,
-                        commit_properties=props, **kwargs)
+                        commit_properties=props, writer_properties=writer_properties(spec.schema),
+                        **kwargs)
         return DeltaTable(str(self.path(spec.name))).version()
 
     def properties(self, name: str) -> dict[str, str]:

@@ -205,14 +205,23 @@ def read_street(con: duckdb.DuckDBPyConnection, inputs: list[EngineInput], workd
         "source_line": "_record",
         "row_hash": "('0x' || left(_h, 15))::BIGINT",  # 60 bits of the MD5
     }
+    # the ordinal window runs only over rows without a Crime ID whose content repeats
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _h AS
+        SELECT *, md5({content}) AS _h, trim(coalesce(crime_id, '')) = '' AS _no_id
+        FROM _v WHERE _field IS NULL""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE _rep AS SELECT _name, _h FROM _h WHERE _no_id
+                   GROUP BY ALL HAVING count(*) > 1""")
+    asb = "'h:' || left(_h, 24) || ':'"
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {table} AS
         SELECT {_canonical_select(canonical.INCIDENTS, exprs)}, _name FROM (
-            SELECT *, CASE WHEN NOT _has_id THEN 'h:' || left(_h, 24) || ':' || (row_number()
-                           OVER (PARTITION BY _name, _has_id, _h ORDER BY _record) - 1) END
-                      AS _asb
-            FROM (SELECT *, md5({content}) AS _h, trim(coalesce(crime_id, '')) <> '' AS _has_id
-                  FROM _v WHERE _field IS NULL))""")
-    con.execute("DROP TABLE _t; DROP TABLE _v")
+            SELECT *, CASE WHEN _no_id THEN {asb} || '0' END AS _asb FROM _h
+            WHERE NOT _no_id OR (_name, _h) NOT IN (SELECT * FROM _rep)
+            UNION ALL
+            SELECT *, {asb} || (row_number() OVER (PARTITION BY _name, _h ORDER BY _record)
+                                - 1) AS _asb
+            FROM _h WHERE _no_id AND (_name, _h) IN (SELECT * FROM _rep))""")
+    con.execute("DROP TABLE _h; DROP TABLE _rep")
+    con.execute("DROP TABLE _v; DROP TABLE _t")
     return counts, problems, errors
 
 
