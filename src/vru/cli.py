@@ -65,10 +65,15 @@ def _open_gov(home: Path, user: str | None):
     from vru.governance import db as gdb
     from vru.governance import identity
     from vru.governance.errors import GovernanceError
+    from vru.governance.settings import Settings
 
     home.mkdir(parents=True, exist_ok=True)
     try:
+        settings = Settings.from_env(home)  # refuses insecure defaults in a shared deployment
         g = gdb.connect(home)
+        if settings.is_shared and not user:
+            raise GovernanceError("a shared deployment has no local admin: sign in with --user "
+                                  "NAME (or VRU_USER) and VRU_PASSWORD")
         if user:
             password = os.environ.get("VRU_PASSWORD")
             if password is None:
@@ -672,6 +677,84 @@ def audit_show(limit: Annotated[int, typer.Option(help="Entries to show.")] = 30
     out.print(t)
 
 
+@app.command()
+def init(
+    admin: Annotated[str, typer.Option(help="Name of the first admin.")],
+    password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin", help="Read the admin's password from stdin.")] = False,
+) -> None:
+    """Create the first admin of a shared deployment (VRU_DATABASE_URL set); later commands
+    sign in with --user. On the embedded default no init is needed: the local OS user is the
+    home's admin."""
+    from vru.governance import db as gdb
+    from vru.governance import identity
+    from vru.governance.errors import GovernanceError
+    from vru.governance.settings import Settings
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else typer.prompt(
+        f"password for {admin}", hide_input=True, confirmation_prompt=True, err=True)
+    try:
+        Settings.from_env(state.home)
+        state.home.mkdir(parents=True, exist_ok=True)
+        u = identity.init_admin(gdb.connect(state.home), admin, password)
+    except (GovernanceError, ValueError) as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+    typer.echo(f"created admin {u.name}")
+
+
+areas_app = typer.Typer(help="Task-force areas: named sets of LSOAs.", no_args_is_help=True)
+app.add_typer(areas_app, name="areas")
+
+
+@areas_app.command("load")
+def areas_load(file: Annotated[Path, typer.Argument(
+        help="CSV with columns area,lsoa11cd, or TOML (see vru.governance.areas).")]) -> None:
+    """Define or replace task-force areas (admins only; audited)."""
+    from vru.governance.areas import load_areas_file
+    from vru.governance.errors import GovernanceError
+
+    g, _, _ = _authorise("admin", "areas", "administration")
+    try:
+        areas = load_areas_file(g, file)
+    except GovernanceError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+    typer.echo(", ".join(f"{a.name} ({len(a.lsoa11cd)} LSOAs)" for a in areas))
+
+
+@areas_app.command("list")
+def areas_list() -> None:
+    """The task-force areas and how many LSOAs each covers."""
+    from vru.governance.areas import list_areas
+
+    g, _ = _gov()
+    t = Table()
+    for c in ("area", "LSOAs", "description"):
+        t.add_column(c)
+    for a in list_areas(g):
+        t.add_row(a.name, str(len(a.lsoa11cd)), a.description or "")
+    out.print(t)
+
+
+def _demo_areas(g) -> None:
+    """The demo's nine task-force areas, built from the shipped boundaries."""
+    import tomllib
+
+    from vru.data import asset
+    from vru.geo.boundaries import load_lsoa
+    from vru.governance.areas import define_area, list_areas
+
+    if list_areas(g):
+        return
+    lsoa = load_lsoa()
+    config = tomllib.loads(asset("demo", "task-force-areas.toml").read_text(encoding="utf-8"))
+    _authorise("admin", "areas", "administration")
+    for a in config["areas"]:
+        codes = lsoa.loc[lsoa["lad13cd"].isin(a["districts"]), "lsoa11cd"].tolist()
+        define_area(g, a["name"], codes, description=a.get("description", ""))
+
+
 @users_app.command("add")
 def users_add(
     name: Annotated[str, typer.Argument(help="User name.")],
@@ -837,6 +920,7 @@ def demo(
     _demo_agreement(g, "ed_assaults", "Thames Valley acute trusts (synthetic)", synth_dir)
     _run_ingest(ingest_istv, sorted((m.root / "istv").glob("*.csv")), False, ("ed_assaults",),
                 command="demo: ingest istv")
+    _demo_areas(g)
     out.print("[bold]5/5[/bold] ingesting the synthetic partner datasets (pseudonymised)")
     for contract_path in sorted((m.root / "partners").glob("*.toml")):
         contract = load_contract(contract_path)
