@@ -27,6 +27,7 @@ def read_street(path: Path) -> tuple[pa.Table, list[Problem]]:
     if errors:
         raise errors[str(path)]
     table = con.sql("SELECT * FROM _street ORDER BY source_line").to_arrow_table()
+    police_uk.drop_street(con)
     assert counts[str(path)] == table.num_rows + len(problems)
     return table, problems
 

@@ -33,7 +33,7 @@ from vru.sources.base import QUARANTINE_SCHEMA, Problem, SourceError
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 
-MEMORY_LIMIT = "768MB"  # DuckDB's share while staging and diffing; it spills beyond this
+MEMORY_LIMIT = "512MB"  # DuckDB's share while staging and diffing; it spills beyond this
 
 
 @dataclass
@@ -109,6 +109,7 @@ class Batch:
         self.problems: list[tuple[int, Problem]] = []
         self.targets: dict[str, _Target] = {}
         self._staged: set[str] = set()
+        self._written: dict[str, int] = {}  # table → version this batch committed
         self._staging = store.home / "_staging" / self.batch_id
         self.con: duckdb.DuckDBPyConnection | None = None
         self._lock_file = None
@@ -202,19 +203,28 @@ class Batch:
         self.files[file_idx].rows_in += rows_in
 
     # -- commit --------------------------------------------------------------------------
+    def flush(self, table: str) -> None:
+        """Commit what is staged for ``table`` now and free it.
+
+        Large inputs are committed in parts so memory stays bounded; each part holds whole
+        release units (a force-month comes from one file), and an interrupted run is made
+        whole by the re-run, which diffs against what was committed.
+        """
+        if table not in self._staged:
+            return
+        if self.progress:
+            self.progress(f"merging into {table}", 0, 1)
+        v = self._apply(self.con, self.targets[table])
+        if v is not None:
+            self._written[table] = v
+        self.con.execute(f'DROP TABLE "s_{table}"')
+        self._staged.discard(table)
+
     def commit(self) -> IngestResult:
-        written: dict[str, int] = {}
         con = self.con
-        for name, tgt in self.targets.items():
-            if name not in self._staged:
-                continue
-            if self.progress:
-                self.progress(f"merging into {name}", 0, 1)
-            v = self._apply(con, tgt)
-            if v is not None:
-                written[name] = v
-            if self.progress:
-                self.progress(f"merging into {name}", 1, 1)
+        for name in list(self._staged):
+            self.flush(name)
+        written = self._written
         if "outcomes" in written or ("incidents" in written and self.store.exists("outcomes")):
             v = self._apply_outcomes(con)
             if v is not None:

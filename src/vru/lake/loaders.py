@@ -42,8 +42,8 @@ def _run(home: Path, paths: Iterable[str | Path], handler: Handler, actor: str |
         return batch.commit()
 
 
-STREET_CHUNK_BYTES = 256 << 20  # street files are read in scans of about this much CSV: the
-                                # engine stays within its memory limit whatever the input
+STREET_CHUNK_BYTES = 128 << 20  # street files are read and committed in parts of about this
+                                # much CSV (~550k rows): memory stays bounded whatever the input
 
 
 def _chunks(inputs: list[EngineInput], limit: int) -> list[list[EngineInput]]:
@@ -121,8 +121,10 @@ def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = No
             batch.con.execute("CREATE OR REPLACE TEMP VIEW _street_f AS SELECT s.*, f._file "
                               "FROM _street s JOIN _file_index f ON f._name = s.source_file")
             batch.stage("incidents", "_street_f", None)
-            batch.con.execute("DROP VIEW _street_f; DROP TABLE _street")
+            batch.con.execute("DROP VIEW _street_f")
+            police_uk.drop_street(batch.con)
             batch.con.unregister("_file_index")
+            batch.flush("incidents")
             done += len(chunk)
 
     return _run(home, paths, one, actor, command, progress, finish=street_files)

@@ -25,6 +25,9 @@ STATS_KEPT = frozenset({"source", "force", "month", "category", "offence_code", 
                         "status", "weapon", "location_type", "type"})
 
 
+TARGET_FILE_SIZE = 32 << 20  # bytes per data file: bounds what the writer buffers
+
+
 def writer_properties(schema: pa.Schema) -> WriterProperties:
     """Parquet settings for a lake table: statistics only where they help."""
     off = ColumnProperties(statistics_enabled="NONE")
@@ -94,6 +97,7 @@ class Store:
         self.root.mkdir(parents=True, exist_ok=True)
         write_deltalake(str(self.path(spec.name)), data, mode=mode, predicate=predicate,
                         commit_properties=props, writer_properties=writer_properties(spec.schema),
+                        target_file_size=TARGET_FILE_SIZE,
                         **kwargs)
         return DeltaTable(str(self.path(spec.name))).version()
 

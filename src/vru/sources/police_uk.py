@@ -148,7 +148,7 @@ def _canonical_select(schema: pa.Schema, exprs: dict[str, str]) -> str:
 def read_street(con: duckdb.DuckDBPyConnection, inputs: list[EngineInput], workdir: Path,
                 table: str = "_street"
                 ) -> tuple[dict[str, int], list[Problem], dict[str, SourceError]]:
-    """Read street files into DuckDB temp table ``table`` of canonical INCIDENTS rows.
+    """Read street files into DuckDB temp view ``table`` of canonical INCIDENTS rows.
 
     Everything runs in DuckDB (one parallel scan per header, checks, keys), because street
     files are the bulk of what a VRU loads. ``geo_status``, ``batch_id`` and the other-CRS
@@ -159,10 +159,15 @@ def read_street(con: duckdb.DuckDBPyConnection, inputs: list[EngineInput], workd
     -------
     (rows in per file name, problems, files not read and why)
         Rows that fail a check are problems (first failing check, naming the field); for
-        each file, rows in = its rows in ``table`` + its problems.
+        each file, rows in = its rows in ``table`` + its problems. Call `drop_street` once
+        the rows are staged.
     """
     counts, problems, errors = load_into(con, "_t", inputs, STREET_COLUMNS, STREET_REQUIRED,
                                          workdir)
+    # identity of rows without a Crime ID (ASB): their content and ordinal among identical
+    # rows of the file; row_hash: the content as released, for change detection
+    content = ("concat_ws(chr(31), fw, m, ls, coalesce(location, ''), ct, xs, ys, "
+               "coalesce(outcome, ''), coalesce(context, ''))")
     cats = ", ".join(_sql_text(c) for c in sorted(CATEGORIES))
     lo, la = GB_LON, GB_LAT
     con.execute(f"""
@@ -178,7 +183,7 @@ def read_street(con: duckdb.DuckDBPyConnection, inputs: list[EngineInput], workd
             WHEN x IS NOT NULL AND NOT (x BETWEEN {lo[0]} AND {lo[1]} AND y BETWEEN {la[0]}
                  AND {la[1]}) THEN 'Longitude/Latitude'
             WHEN ls <> '' AND NOT regexp_full_match(ls, '{_LSOA[1:-1]}') THEN 'LSOA code'
-            END AS _field
+            END AS _field, md5({content}) AS _h, trim(coalesce(crime_id, '')) = '' AS _no_id
         FROM (SELECT *, trim(coalesce(month, '')) AS m, trim(coalesce(falls_within, '')) AS fw,
                      trim(coalesce(crime_type, '')) AS ct, trim(coalesce(lon, '')) AS xs,
                      trim(coalesce(lat, '')) AS ys, trim(coalesce(lsoa_code, '')) AS ls,
@@ -191,10 +196,6 @@ def read_street(con: duckdb.DuckDBPyConnection, inputs: list[EngineInput], workd
         problems.append(Problem(name, int(rec), fld, _street_reason(fld, m, ct, xs, ys, ls, x, y),
                                 v.join_row(raw)))
     problems.sort(key=lambda p: (p.file, p.line or 0))
-    # identity of rows without a Crime ID (ASB): their content and ordinal among identical
-    # rows of the file; row_hash: the content as released, for change detection
-    content = ("concat_ws(chr(31), fw, m, ls, coalesce(location, ''), ct, xs, ys, "
-               "coalesce(outcome, ''), coalesce(context, ''))")
     exprs = {
         "source": f"'{SOURCE}'",
         "source_ref": "coalesce(nullif(trim(crime_id), ''), _asb)",
@@ -206,23 +207,26 @@ def read_street(con: duckdb.DuckDBPyConnection, inputs: list[EngineInput], workd
         "row_hash": "('0x' || left(_h, 15))::BIGINT",  # 60 bits of the MD5
     }
     # the ordinal window runs only over rows without a Crime ID whose content repeats
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _h AS
-        SELECT *, md5({content}) AS _h, trim(coalesce(crime_id, '')) = '' AS _no_id
-        FROM _v WHERE _field IS NULL""")
-    con.execute("""CREATE OR REPLACE TEMP TABLE _rep AS SELECT _name, _h FROM _h WHERE _no_id
-                   GROUP BY ALL HAVING count(*) > 1""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE _rep AS SELECT _name, _h FROM _v
+                   WHERE _field IS NULL AND _no_id GROUP BY ALL HAVING count(*) > 1""")
     asb = "'h:' || left(_h, 24) || ':'"
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE {table} AS
+    # a view: the rows are materialised once, where the caller stages them
+    con.execute(f"""CREATE OR REPLACE TEMP VIEW {table} AS
         SELECT {_canonical_select(canonical.INCIDENTS, exprs)}, _name FROM (
-            SELECT *, CASE WHEN _no_id THEN {asb} || '0' END AS _asb FROM _h
-            WHERE NOT _no_id OR (_name, _h) NOT IN (SELECT * FROM _rep)
+            SELECT *, CASE WHEN _no_id THEN {asb} || '0' END AS _asb FROM _v
+            WHERE _field IS NULL AND (NOT _no_id OR (_name, _h) NOT IN (SELECT * FROM _rep))
             UNION ALL
             SELECT *, {asb} || (row_number() OVER (PARTITION BY _name, _h ORDER BY _record)
                                 - 1) AS _asb
-            FROM _h WHERE _no_id AND (_name, _h) IN (SELECT * FROM _rep))""")
-    con.execute("DROP TABLE _h; DROP TABLE _rep")
-    con.execute("DROP TABLE _v; DROP TABLE _t")
+            FROM _v WHERE _field IS NULL AND _no_id AND (_name, _h) IN (SELECT * FROM _rep))""")
+    con.execute("DROP TABLE _t")
     return counts, problems, errors
+
+
+def drop_street(con: duckdb.DuckDBPyConnection, table: str = "_street") -> None:
+    """Drop the view `read_street` made, and what it reads, once its rows are staged."""
+    con.execute(f"DROP VIEW IF EXISTS {table}; DROP TABLE IF EXISTS _rep; "
+                "DROP TABLE IF EXISTS _v")
 
 
 def _street_reason(fld: str, m: str, ct: str, xs: str, ys: str, ls: str,
