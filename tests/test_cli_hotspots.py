@@ -66,3 +66,24 @@ def test_sql_for_a_viewer_is_counts_only(home):
                             "vera", "status"], capture_output=True, text=True,
                            env={**__import__("os").environ, "VRU_PASSWORD": "wrong password!"})
     assert wrong.returncode == 3
+
+
+def test_moran_density_and_accuracy(home, tmp_path):
+    out = tmp_path / "clusters.csv"
+    run = vru(home, "hotspots", "moran", "--category", "Violence and sexual offences",
+              "--cell", "lsoa", "--permutations", "99", "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    text = out.read_text()
+    assert "HH" in text and text.count("\n") > 1000  # one row per LSOA
+    kde = tmp_path / "kde.parquet"
+    run = vru(home, "hotspots", "density", "--category", "Robbery", "--cell-size", "250",
+              "--out", str(kde), "--png", str(tmp_path / "kde.png"))
+    assert run.returncode == 0, run.stderr
+    d = pq.read_table(kde)
+    assert d.num_rows > 1000 and min(d.column("density_per_km2").to_pylist()) > 0
+    assert (tmp_path / "kde.png").stat().st_size > 10_000
+    run = vru(home, "hotspots", "accuracy", "--category", "Violence and sexual offences",
+              "--map-from", "2018-06", "--map-to", "2018-06", "--from", "2018-10",
+              "--to", "2018-12")
+    assert run.returncode == 0, run.stderr
+    assert "PAI" in run.stdout

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import pyarrow as pa
 import typer
 from rich.console import Console
@@ -607,6 +608,138 @@ def hotspots_near_repeat(
         t.add_column(str(c))
     for row in frame.itertuples(index=False):
         t.add_row(*(_number(v) for v in row))
+    out.print(t)
+
+
+@hotspots_app.command("moran")
+def hotspots_moran(
+    out_file: Annotated[Path, typer.Option("--out", help="Output: .parquet/.csv/.geojson/.gpkg")],
+    category: Annotated[list[str] | None, typer.Option(help="Crime type(s).")] = None,
+    cell: Annotated[str, typer.Option(help=CELL_HELP)] = "lsoa",
+    weights: Annotated[str, typer.Option(help=WEIGHTS_HELP)] = "contiguity",
+    permutations: Annotated[int, typer.Option(help="Conditional permutations.")] = 999,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    start: Annotated[str | None, typer.Option("--from", help="First month, YYYY-MM.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last month, YYYY-MM.")] = None,
+    source: Annotated[str | None, typer.Option(help="police_uk or force_extract.")] = None,
+    purpose: Annotated[str, typer.Option(help=PURPOSE_HELP)] = "violence_reduction",
+) -> None:
+    """Local Moran's I: clusters (HH high among high, LL) and outliers (HL, LH), seeded."""
+    from vru.analysis.aggregate import AggregationError
+    from vru.analysis.hotspots import moran
+    from vru.analysis.outputs import write_result
+
+    d, area = _analysis("moran", purpose)
+    try:
+        r = moran(state.home, category=category, cell=cell, weights=weights,
+                  permutations=permutations, seed=seed, start=start, end=end, source=source,
+                  area=area)
+    except (AggregationError, ValueError, KeyError) as e:
+        _analysis_error(e)
+    r.frame = _released(r.frame, d, ["n"])
+    write_result(r, out_file)
+    counts = r.frame["cluster"].value_counts()
+    out.print(", ".join(f"{k}: {v:,}" for k, v in counts.items()) + f" → {out_file}")
+
+
+@hotspots_app.command("density")
+def hotspots_density(
+    out_file: Annotated[Path, typer.Option("--out", help="Grid cells with their density "
+                                                         "(.parquet/.csv).")],
+    category: Annotated[list[str] | None, typer.Option(help="Crime type(s).")] = None,
+    cell_size: Annotated[float, typer.Option(help="Grid cell size in metres.")] = 100.0,
+    bandwidth: Annotated[float | None, typer.Option(
+        help="Search radius in metres (default: ArcGIS's rule from the points' spread).")
+    ] = None,
+    kernel: Annotated[str, typer.Option(help="quartic (ArcGIS) or gaussian.")] = "quartic",
+    start: Annotated[str | None, typer.Option("--from", help="First month, YYYY-MM.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last month, YYYY-MM.")] = None,
+    source: Annotated[str | None, typer.Option(help="police_uk or force_extract.")] = None,
+    png: Annotated[Path | None, typer.Option(help="Also draw the density surface.")] = None,
+    purpose: Annotated[str, typer.Option(help=PURPOSE_HELP)] = "violence_reduction",
+) -> None:
+    """Kernel density of events on a British National Grid raster (events per km²)."""
+    from vru.analysis.aggregate import AggregationError
+    from vru.analysis.hotspots import density
+
+    d, _ = _analysis("density", purpose)
+    if str(d.level) != "record":
+        err.print("[red]denied:[/red] a density surface of individual points is record-level "
+                  "output; ask for Gi* or counts by area instead")
+        raise typer.Exit(3)
+    try:
+        r = density(state.home, category=category, cell_size=cell_size, bandwidth=bandwidth,
+                    kernel=kernel, start=start, end=end, source=source)
+    except (AggregationError, ValueError) as e:
+        _analysis_error(e)
+    xs, ys = r.grid.centres()
+    x, y = np.meshgrid(xs, ys)  # values[row, col]: row 0 is the southern row
+    values = r.grid.values
+    frame = pa.table({"easting": x.ravel(), "northing": y.ravel(),
+                      "density_per_km2": values.ravel()})
+    floor = float(values.max()) * 1e-6  # below this is FFT round-off, not density
+    frame = frame.filter(pa.compute.greater(frame["density_per_km2"], floor))
+    meta = {b"vru": json.dumps(r.meta, default=str).encode()}
+    if out_file.suffix.lower() == ".csv":
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(frame, out_file)
+        out_file.with_name(out_file.name + ".meta.json").write_text(
+            json.dumps(r.meta, default=str, indent=1))
+    else:
+        import pyarrow.parquet as pq
+
+        pq.write_table(frame.replace_schema_metadata(meta), out_file)
+    if png:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(7, 7))
+        grid = np.asarray(values)
+        # FFT leaves ±1e-12 noise where nothing is: show only what carries density
+        ax.imshow(np.ma.masked_less_equal(grid, grid.max() * 1e-6), origin="lower",
+                  cmap="magma_r",
+                  extent=(float(np.min(x)), float(np.max(x)), float(np.min(y)),
+                          float(np.max(y))))
+        bw = r.meta["parameters"]["bandwidth"]
+        ax.set_title(f"{kernel} kernel density, bandwidth {bw:.0f} m")
+        ax.set_axis_off()
+        fig.savefig(png, dpi=120, bbox_inches="tight")
+        plt.close(fig)
+    out.print(f"{frame.num_rows:,} cells with density > 0 → {out_file}")
+
+
+@hotspots_app.command("accuracy")
+def hotspots_accuracy(
+    map_from: Annotated[str, typer.Option(help="First month the map is drawn from.")],
+    map_to: Annotated[str, typer.Option(help="Last month the map is drawn from.")],
+    start: Annotated[str, typer.Option("--from", help="First month it is tested on.")],
+    end: Annotated[str, typer.Option("--to", help="Last month it is tested on.")],
+    category: Annotated[list[str] | None, typer.Option(help="Crime type(s).")] = None,
+    cell: Annotated[str, typer.Option(help=CELL_HELP)] = "lsoa",
+    source: Annotated[str | None, typer.Option(help="police_uk or force_extract.")] = None,
+    min_class: Annotated[int, typer.Option(help="Gi* class that makes a hotspot (2 = 95%).")
+                         ] = 2,
+    purpose: Annotated[str, typer.Option(help=PURPOSE_HELP)] = "violence_reduction",
+) -> None:
+    """How well a Gi* hotspot map of one period predicted the next: PAI = (n/N)/(a/A), PEI and
+    RRI, and how concentrated the later events were at repeat cells."""
+    from vru.analysis.aggregate import AggregationError
+    from vru.analysis.hotspots import accuracy, gistar
+
+    _analysis("accuracy", purpose)
+    try:
+        hot = gistar(state.home, category=category, cell=cell, start=map_from, end=map_to,
+                     source=source)
+        r = accuracy(hot, state.home, start, end, min_class=min_class)
+    except (AggregationError, ValueError, KeyError) as e:
+        _analysis_error(e)
+    t = Table(title=f"hotspot map {map_from}..{map_to} tested on {start}..{end}")
+    for c in r.frame.columns:
+        t.add_column(c)
+    t.add_row(*(_number(v) for v in r.frame.iloc[0].tolist()))
     out.print(t)
 
 

@@ -66,3 +66,17 @@ def test_pngs(result, synth_lake, tmp_path):
 def test_density_integrates_to_events(synth_lake):
     d = density(synth_lake[0], category="Robbery", cell_size=250, bandwidth=500)
     assert d.grid.integral() == pytest.approx(d.meta["events"], rel=0.02)
+
+
+def test_a_june_hotspot_map_predicts_the_autumn(police_lake):
+    from vru.analysis.hotspots import accuracy, gistar, moran
+
+    hot = gistar(police_lake, category="Violence and sexual offences", cell="lsoa",
+                 start="2018-06", end="2018-06")
+    acc = accuracy(hot, police_lake, "2018-10", "2018-12").accuracy
+    # violence concentrates where it did: the map catches far more than its share of area
+    assert acc.pai > 3 and 0 < acc.pei <= 1 and acc.n_total > 10_000
+    m = moran(police_lake, category="Violence and sexual offences", cell="lsoa",
+              permutations=99)
+    assert {"HH", "LL"} <= set(m.frame["cluster"])
+    assert m.meta["table_versions"]["incidents"] >= 0

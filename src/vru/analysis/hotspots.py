@@ -23,6 +23,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from vru.analysis.accuracy import HotspotAccuracy, hotspot_accuracy, repeat_locations
 from vru.analysis.aggregate import (
     AggregationError,
     CellCounts,
@@ -38,6 +39,7 @@ from vru.analysis.emerging import emerging_hotspots
 from vru.analysis.fdr import bin_labels, confidence_bins
 from vru.analysis.gistar import gi_star
 from vru.analysis.harm import HarmWeights
+from vru.analysis.moran import local_moran
 from vru.analysis.near_repeat import KnoxResult, MonthPrecisionError, knox_test
 from vru.analysis.times import hour_weekday_matrix
 from vru.lake.engine import register
@@ -431,3 +433,93 @@ def density(
 
 
 __all__ += ["DensityResult"]
+
+
+def moran(
+    lake: LakeLike,
+    category: str | Sequence[str] | None = None,
+    cell: str = "lsoa",
+    start: str | None = None,
+    end: str | None = None,
+    weights: str = "contiguity",
+    permutations: int = 999,
+    seed: int = 0,
+    alpha: float = 0.05,
+    source: str | Sequence[str] | None = None,
+    *,
+    offence_group: str | Sequence[str] | None = None,
+    offence_code: str | Sequence[str] | None = None,
+    area: str | Sequence[str] | None = None,
+) -> HotspotResult:
+    """Local Moran's I clusters (HH, LL) and outliers (HL, LH) over the study area's cells.
+
+    ``frame`` columns: ``cell``, ``n``, ``I``, ``z``, ``p`` (the seeded permutation pseudo p
+    when ``permutations`` > 0, else the normal one), ``quadrant`` (HH/LL/HL/LH) and
+    ``cluster`` (the quadrant where ``p`` ≤ ``alpha``, else ``ns``), geometry (WGS84).
+    """
+    counts = aggregate(lake, cell, None, category=category, offence_group=offence_group,
+                       offence_code=offence_code, source=source, start=start, end=end,
+                       area=area)
+    if counts.events == 0:
+        raise AggregationError("no events match the filters: nothing to analyse")
+    try:
+        r = local_moran(counts.value, counts.area.weights(weights), permutations=permutations,
+                        seed=seed)
+    except ValueError as exc:
+        raise AggregationError(f"Local Moran's I cannot run: {exc}") from None
+    p = r.p_sim if r.p_sim is not None else r.p_norm
+    frame = _cells_frame(counts, {"n": counts.n, "I": r.I, "z": r.z_norm, "p": p,
+                                  "quadrant": r.quadrant, "cluster": r.clusters(alpha)})
+    params = {**counts.params, "weights": weights, "permutations": int(permutations),
+              "seed": int(seed), "alpha": alpha}
+    return HotspotResult(frame, _meta("moran", counts.versions, params, events=counts.events,
+                                      outside=counts.outside), counts)
+
+
+@dataclass
+class AccuracyResult:
+    """How well a hotspot map caught the events of a later period (PAI, PEI, RRI)."""
+
+    accuracy: HotspotAccuracy
+    repeats: pd.DataFrame
+    meta: dict[str, Any]
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        a = self.accuracy
+        return pd.DataFrame([{"hotspot_cells_share": a.area_share, "events_later": a.n_total,
+                              "events_in_hotspots": a.n_hit, "hit_rate": a.hit_rate,
+                              "PAI": a.pai, "PAI_max": a.pai_max, "PEI": a.pei, "RRI": a.rri}])
+
+
+def accuracy(
+    hotspots: HotspotResult,
+    lake: LakeLike,
+    start: str,
+    end: str,
+    min_class: int = 2,
+) -> AccuracyResult:
+    """Judge a hotspot map against the events of a later period, on the same cells.
+
+    The map's cells with ``class`` ≥ ``min_class`` (95 % hot by default) are the hotspots;
+    the later events are counted with the map's own filters and cells. PAI = (n/N)/(a/A), PEI
+    = PAI / PAI_max (the best map of the same area), RRI = the later hit rate over the map's
+    own. Also how concentrated the later events are at repeat cells.
+    """
+    p = hotspots.meta["parameters"]
+    later = aggregate(lake, p["cell"], None, category=p.get("category"),
+                      offence_group=p.get("offence_group"),
+                      offence_code=p.get("offence_code"), source=p.get("source"),
+                      start=start, end=end)
+    mine = hotspots.frame.set_index("cell")
+    if list(mine.index) != list(later.area.ids):
+        raise AggregationError("the later period's study area differs from the map's: use the "
+                               "same cells and boundaries")
+    hot = mine["class"].to_numpy() >= min_class
+    acc = hotspot_accuracy(hot, later.n, earlier_counts=mine["n"].to_numpy())
+    params = {"map": p, "start": start, "end": end, "min_class": min_class}
+    return AccuracyResult(acc, repeat_locations(later.n),
+                          _meta("accuracy", later.versions, params, events=later.events))
+
+
+__all__ += ["AccuracyResult", "accuracy", "moran"]
