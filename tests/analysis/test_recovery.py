@@ -111,3 +111,27 @@ def test_real_town_centres_are_hot(police_lake):
     for t in towns:
         d = np.hypot(c.x.to_numpy() - t.easting, c.y.to_numpy() - t.northing)
         assert (hot & (d <= 1000)).any(), t.name
+
+
+def test_planted_intensifying_hotspot_is_classified_intensifying(synth_lake):
+    """An established disc planted 12.5x -> 24x over 2017-2020 is hot in (nearly) every month
+    and rising: Esri's Intensifying Hot Spot. The test world is a tenth of real volume (about
+    two planted events a month in the disc), so it is judged on 1 km cells with a three-month
+    neighbourhood time step (Esri's Neighborhood Time Step parameter)."""
+    import numpy as np
+
+    from vru.geo.grids import square_cell_id
+
+    home, manifest = synth_lake
+    plant = manifest["intensifying_hotspot"]
+    years = sorted(plant["strength_multiplier"])
+    assert plant["strength_multiplier"][years[0]] < plant["strength_multiplier"][years[-1]]
+    r = emerging(home, offence_code=manifest["definitions"]["violence_with_injury_codes"],
+                 cell="grid:1000", time_bin="month", time_window=3)
+    f = r.frame.set_index("cell")
+    centre = square_cell_id(np.array([plant["easting"]]), np.array([plant["northing"]]),
+                            1000)[0]
+    assert f.loc[centre, "pattern"] == "Intensifying Hot Spot", f.loc[centre].to_dict()
+    assert "Intensifying" in f.loc[centre, "explanation"]
+    # intensifying cells are rare: this is a finding, not a label on everything
+    assert (f["pattern"] == "Intensifying Hot Spot").mean() < 0.01

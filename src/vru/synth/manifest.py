@@ -23,7 +23,7 @@ Keys of ``manifest.json`` (years are strings; coordinates BNG metres plus lon/la
     ``knife_crime_2020_lowest_since`` = 2016.
 ``yearly_changes_planted_pct``, ``realised_changes_pct``
     Planted percent changes after 2018 by subgroup; realised changes by subgroup and group.
-``town_centres``, ``hotspots``, ``emerging_hotspot``
+``town_centres``, ``hotspots``, ``emerging_hotspot``, ``intensifying_hotspot``
     Located town centres (method stated); hotspot discs with radius, strength multiplier per
     year (intensity inside / background intensity), subgroups, the LSOAs they touch.
 ``night_time_economy``

@@ -26,6 +26,10 @@ EMERGING_RADIUS_M = 400.0
 EMERGING_MIN_DISTANCE_M = 2500.0   # away from every town centre
 EMERGING_MULTIPLIERS = {2015: 1.0, 2016: 1.0, 2017: 1.5, 2018: 2.5, 2019: 4.0, 2020: 6.0,
                         2021: 8.0}
+# An established hotspot that grows every year: hot throughout and rising, which is what
+# Esri calls an intensifying hot spot (the emerging one above is new, so cannot be).
+INTENSIFYING_MULTIPLIERS = {2015: 8.0, 2016: 10.0, 2017: 12.5, 2018: 15.0, 2019: 19.0,
+                            2020: 24.0, 2021: 30.0}
 
 
 @dataclass
@@ -33,7 +37,7 @@ class Hotspot:
     """A disc where a subgroup's intensity is ``multiplier`` times the background."""
 
     id: str
-    kind: str                          # "town_centre" | "emerging"
+    kind: str                          # "town_centre" | "emerging" | "intensifying"
     town: str | None
     subgroups: tuple[str, ...]
     easting: float
@@ -113,6 +117,15 @@ def build_hotspots(geo: Geography) -> list[Hotspot]:
         "emerging-violence", "emerging", str(geo.place[pick]), EMERGING_SUBGROUPS, cx, cy,
         EMERGING_RADIUS_M, dict(EMERGING_MULTIPLIERS), "violence", False, pick,
         geo.disc_share(cx, cy, EMERGING_RADIUS_M)))
+    # Intensifying: the next most crime-deprived LSOA that far from the towns and the
+    # emerging disc, so the two plants never overlap.
+    far &= np.hypot(rx - cx, ry - cy) >= EMERGING_MIN_DISTANCE_M
+    second = int(next(i for i in order if far[i]))
+    ix, iy = round(float(rx[second]), 1), round(float(ry[second]), 1)
+    out.append(Hotspot(
+        "intensifying-violence", "intensifying", str(geo.place[second]), EMERGING_SUBGROUPS,
+        ix, iy, EMERGING_RADIUS_M, dict(INTENSIFYING_MULTIPLIERS), "violence", False, second,
+        geo.disc_share(ix, iy, EMERGING_RADIUS_M)))
     return out
 
 

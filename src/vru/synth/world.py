@@ -296,6 +296,8 @@ def _manifest(seed: int, scale: float, first: np.datetime64, last: np.datetime64
                      if h.kind == "town_centre"],
         "emerging_hotspot": next(_hotspot(h, geo, years, codes) for h in hotspots
                                  if h.kind == "emerging"),
+        "intensifying_hotspot": next(_hotspot(h, geo, years, codes) for h in hotspots
+                                     if h.kind == "intensifying"),
         "night_time_economy": {
             "subgroups": list(VIOLENCE_SUBGROUPS),
             "window": "Friday and Saturday nights 22:00-03:00 (hours after midnight are "
@@ -396,9 +398,9 @@ def _hotspot(h: plan.Hotspot, geo: Geography, years: list[int],
     how = ("town centre: the real data.police.uk count of the matching category in the "
            "centre LSOA over the median count per LSOA of its district, clipped to 3-30"
            if h.kind == "town_centre" else
-           "emerging: the planted yearly schedule; the centre is the most crime-deprived LSOA "
-           f"(IoD2019 crime domain) at least {plan.EMERGING_MIN_DISTANCE_M:g} m from every "
-           "town centre")
+           f"{h.kind}: the planted yearly schedule; the centre is the most crime-deprived "
+           f"LSOA (IoD2019 crime domain) at least {plan.EMERGING_MIN_DISTANCE_M:g} m from every "
+           "town centre" + (" and from the emerging disc" if h.kind == "intensifying" else ""))
     return {"id": h.id, "kind": h.kind, "town": h.town, "subgroups": list(h.subgroups),
             "offence_groups": groups, "multiplier_method": how,
             "easting": h.easting, "northing": h.northing, "lon": lon, "lat": lat,
