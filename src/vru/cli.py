@@ -755,7 +755,8 @@ def hotspots_times(
     png: Annotated[Path | None, typer.Option(help="Draw the hour x weekday heat map.")] = None,
     purpose: Annotated[str, typer.Option(help=PURPOSE_HELP)] = "violence_reduction",
 ) -> None:
-    """Hour x weekday: when events happen, each spread over its from/to window (aoristic)."""
+    """When: hour x weekday (each event spread over its from/to window, aoristic), the
+    busiest calendar months, and the monthly trend (least squares and Mann-Kendall)."""
     from vru.analysis.aggregate import AggregationError
     from vru.analysis.hotspots import times
     from vru.analysis.outputs import plot_hour_weekday, write_result
@@ -765,12 +766,21 @@ def hotspots_times(
         r = times(state.home, category=category, start=start, end=end, source=source)
     except (AggregationError, ValueError) as e:
         _analysis_error(e)
-    if out_file:
+    if r.matrix is not None and out_file:
         write_result(r, out_file)
-    if png:
+    if r.matrix is not None and png:
         plot_hour_weekday(r, png)
-    day, hour = r.peak()
-    out.print(f"peak: {day} {hour:02d}:00; {r.meta.get('events', 0):,} events with a time")
+    if r.matrix is not None:
+        day, hour = r.peak()
+        out.print(f"hour x weekday peak: {day} {hour:02d}:00 "
+                  f"({r.meta.get('events', 0):,} events with a time)")
+    else:
+        out.print("no event has a time of day (data.police.uk gives months): no hour x weekday")
+    if r.seasonality is not None:
+        top = r.seasonality.sort_values("mean_per_year", ascending=False).iloc[0]
+        out.print(f"busiest calendar month: {top['name']} ({top['share']:.1%} of events)")
+    if r.trend is not None:
+        out.print(f"trend: {r.trend.summary()}")
 
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)

@@ -80,3 +80,15 @@ def test_a_june_hotspot_map_predicts_the_autumn(police_lake):
               permutations=99)
     assert {"HH", "LL"} <= set(m.frame["cluster"])
     assert m.meta["table_versions"]["incidents"] >= 0
+
+
+def test_seasonality_and_trend_from_months(synth_lake, police_lake):
+    tm = times(synth_lake[0], category=VIOLENCE)
+    busiest = tm.seasonality.sort_values("mean_per_year", ascending=False)
+    assert busiest.index[0] in (5, 6, 7, 8)  # the planted summer peak of violence
+    assert abs(tm.seasonality["share"].sum() - 1) < 1e-9
+    assert len(tm.trend.counts) == 48
+    # data.police.uk has months only: no hour x weekday, but seasonality still
+    pm = times(police_lake, category=VIOLENCE)
+    assert pm.matrix is None and pm.meta["no_time"] > 10_000
+    assert pm.seasonality["events"].sum() == pm.meta["no_time"]

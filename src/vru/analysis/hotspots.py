@@ -41,7 +41,7 @@ from vru.analysis.gistar import gi_star
 from vru.analysis.harm import HarmWeights
 from vru.analysis.moran import local_moran
 from vru.analysis.near_repeat import KnoxResult, MonthPrecisionError, knox_test
-from vru.analysis.times import hour_weekday_matrix
+from vru.analysis.times import MonthlyTrend, hour_weekday_matrix, month_of_year, monthly_trend
 from vru.lake.engine import register
 
 __all__ = [
@@ -339,13 +339,18 @@ def near_repeat(
 
 @dataclass
 class TimesResult:
-    """Hour × weekday matrix (aoristic) with the lake versions and parameters."""
+    """When: hour × weekday (aoristic; None without event times), month-of-year seasonality
+    and the monthly trend, with the lake versions and parameters."""
 
-    matrix: pd.DataFrame
+    matrix: pd.DataFrame | None
     meta: dict[str, Any]
+    seasonality: pd.DataFrame | None = None
+    trend: MonthlyTrend | None = None
 
     def peak(self) -> tuple[str, int]:
         """(weekday, hour) of the largest cell."""
+        if self.matrix is None:
+            raise AggregationError("no event has a time of day: no hour x weekday peak")
         m = self.matrix.to_numpy()
         w, h = np.unravel_index(int(m.argmax()), m.shape)
         return str(self.matrix.index[w]), int(self.matrix.columns[h])
@@ -367,18 +372,23 @@ def times(
     counted in ``meta["no_time"]``, and if every row lacks a time the call is refused.
     """
     filters = _filters(category, offence_group, offence_code, source, start, end)
-    df, versions = _events(lake, ["occurred_from", "occurred_to"], filters)
-    no_time = int(df["occurred_from"].isna().sum())
-    df = df[df["occurred_from"].notna()]
+    df, versions = _events(lake, ["occurred_from", "occurred_to", "month"], filters)
     if df.empty:
-        raise AggregationError(
-            "no matching event has a time of day (data.police.uk gives months only): the "
-            "hour × weekday matrix needs a force extract"
-        )
-    m = hour_weekday_matrix(df["occurred_from"], df["occurred_to"])
+        raise AggregationError("no events match the filters")
+    # seasonality and trend need months only, so data.police.uk rows count too
+    months = pd.to_datetime(df["month"] + "-01", format="%Y-%m-%d", errors="coerce").dropna()
+    seasonality = month_of_year(months.to_numpy()) if len(months) else None
+    try:
+        trend = monthly_trend(months.to_numpy())
+    except ValueError:  # fewer than three months
+        trend = None
+    timed = df[df["occurred_from"].notna()]
+    no_time = int(len(df) - len(timed))
+    m = hour_weekday_matrix(timed["occurred_from"], timed["occurred_to"]) if len(timed) else None
     params = {k: v for k, v in filters.items() if k != "area_lsoa"}
-    return TimesResult(m, _meta("times", versions, params, events=len(df), no_time=no_time,
-                                **{k: v for k, v in m.attrs.items()}))
+    extra = {k: v for k, v in m.attrs.items()} if m is not None else {}
+    return TimesResult(m, _meta("times", versions, params, events=len(timed), no_time=no_time,
+                                **extra), seasonality, trend)
 
 
 @dataclass
