@@ -153,3 +153,24 @@ def test_authorisation_matrix(lake, actor, dataset, purpose, area, expected):
         return
     rows = governed_table(store, db, actor, dataset, purpose, area=area)
     assert rows.num_rows == expected
+
+
+def test_verify_reports_a_tampered_head(tmp_path):
+    import sqlite3
+
+    home = tmp_path / "home"
+    assert vru(home, "audit", "verify").returncode == 0
+    con = sqlite3.connect(home / "vru.db")
+    triggers = [r[0] for r in con.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger'")]
+    for t in triggers:
+        con.execute(f'DROP TRIGGER "{t}"')
+    tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    head = next(t for t in tables if "head" in t)
+    cols = [r[1] for r in con.execute(f"PRAGMA table_info({head})")]
+    mac_col = next(c for c in cols if "mac" in c)
+    con.execute(f"UPDATE {head} SET {mac_col} = 'forged'")
+    con.commit()
+    con.close()
+    run = vru(home, "audit", "verify")
+    assert run.returncode == 1 and "TAMPERED" in run.stdout
