@@ -88,6 +88,19 @@ def _open_gov(home: Path, user: str | None):
     return g, me
 
 
+def _admin_change(resource: str, change, *args):
+    """Authorise an admin change of ``resource`` (users, areas, agreements), then make it;
+    a refusal or a bad file stops the command with the reason."""
+    from vru.governance.errors import GovernanceError
+
+    g, _, _ = _authorise("admin", resource, "administration")
+    try:
+        return change(g, *args)
+    except (GovernanceError, OSError, ValueError) as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+
+
 def _lake(purpose: str = "violence_reduction") -> Lake:
     """The lake as the acting user sees it (every read governed and audited)."""
     g, me = _gov()
@@ -860,14 +873,8 @@ def areas_load(file: Annotated[Path, typer.Argument(
         help="CSV with columns area,lsoa11cd, or TOML (see vru.governance.areas).")]) -> None:
     """Define or replace task-force areas (admins only; audited)."""
     from vru.governance.areas import load_areas_file
-    from vru.governance.errors import GovernanceError
 
-    g, _, _ = _authorise("admin", "areas", "administration")
-    try:
-        areas = load_areas_file(g, file)
-    except GovernanceError as e:
-        err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2) from None
+    areas = _admin_change("areas", load_areas_file, file)
     typer.echo(", ".join(f"{a.name} ({len(a.lsoa11cd)} LSOAs)" for a in areas))
 
 
@@ -962,14 +969,8 @@ def agreement_add(file: Annotated[Path, typer.Argument(
         help="Agreement TOML (shape in vru.governance.agreements).")]) -> None:
     """Register a data sharing agreement (admins only; audited)."""
     from vru.governance.agreements import load_agreement_file
-    from vru.governance.errors import GovernanceError
 
-    g, _, _ = _authorise("admin", "agreements", "administration")
-    try:
-        a = load_agreement_file(g, file)
-    except (GovernanceError, OSError) as e:
-        err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2) from None
+    a = _admin_change("agreements", load_agreement_file, file)
     typer.echo(f"registered agreement {a.name!r} for {a.dataset}")
 
 

@@ -34,7 +34,7 @@ against deliberate misuse.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -330,24 +330,28 @@ def _parse_tree(sql: str) -> dict[str, Any]:
     return tree
 
 
-def _base_tables(sql: str) -> set[str]:
-    """Table names in the parse tree, less the names of common table expressions."""
-    tables: set[str] = set()
-    ctes: set[str] = set()
-    stack: list[Any] = [_parse_tree(sql)]
+def _nodes(tree: Any) -> Iterator[dict[str, Any]]:
+    """Every object node of a ``json_serialize_sql`` parse tree, depth first."""
+    stack = [tree]
     while stack:
         item = stack.pop()
         if isinstance(item, list):
             stack.extend(item)
-            continue
-        if not isinstance(item, dict):
-            continue
+        elif isinstance(item, dict):
+            yield item
+            stack.extend(v for v in item.values() if isinstance(v, dict | list))
+
+
+def _base_tables(sql: str) -> set[str]:
+    """Table names in the parse tree, less the names of common table expressions."""
+    tables: set[str] = set()
+    ctes: set[str] = set()
+    for item in _nodes(_parse_tree(sql)):
         if item.get("type") == "BASE_TABLE" and item.get("table_name"):
             tables.add(item["table_name"])
         for entry in (item.get("cte_map") or {}).get("map") or []:
             if isinstance(entry, dict) and entry.get("key"):
                 ctes.add(str(entry["key"]).lower())
-        stack.extend(v for v in item.values() if isinstance(v, dict | list))
     return {t for t in tables if t.lower() not in ctes}
 
 
@@ -448,14 +452,7 @@ def _aggregate_columns(sql: str) -> list[int]:
 
 def _label_problem(expr: Any, aggregates: set[str]) -> str | None:
     """Why a select-list expression cannot be a group label (None when it can)."""
-    stack = [expr]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, list):
-            stack.extend(item)
-            continue
-        if not isinstance(item, dict):
-            continue
+    for item in _nodes(expr):
         cls = item.get("class")
         if cls == "STAR":
             return "is *: name the columns to group by"
@@ -464,7 +461,6 @@ def _label_problem(expr: Any, aggregates: set[str]) -> str | None:
         if cls == "FUNCTION" and item.get("function_name") in aggregates:
             return (f"uses the aggregate {item['function_name']}(), which can show a single "
                     "record's value; only count(...) is released")
-        stack.extend(v for v in item.values() if isinstance(v, dict | list))
     return None
 
 

@@ -257,14 +257,7 @@ def read_force_extract(path: str | Path, *, now: datetime | None = None) -> Pars
 def _convert(path: Path, t: pa.Table, lines: np.ndarray, codes: pa.Table, repeats: _Repeats,
              now: datetime | None, problems: list[Problem]) -> pa.Table:
     n = t.num_rows
-    f = v.Faults(n)
-    col = {name: v.column(t, name) for name in COLUMNS}
-
-    def quote(name: str):
-        return lambda i: repr(v.text_at(col[name], i))
-
-    for name in REQUIRED:
-        f.add(v.is_blank(col[name]), name, f"{name} is empty; it is required")
+    f, col, quote = v.begin_checks(t, COLUMNS, REQUIRED)
 
     code_key = _normalise_codes(col["ho_offence_code"])
     code_at = pc.index_in(code_key, value_set=codes["code"])

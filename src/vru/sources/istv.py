@@ -170,14 +170,7 @@ class _State:
 def _convert(path: Path, t: pa.Table, lines: np.ndarray, now: datetime | None,
              state: _State, problems: list[Problem]) -> pa.Table:
     n = t.num_rows
-    f = v.Faults(n)
-    col = {name: v.column(t, name) for name in COLUMNS}
-
-    def quote(name: str):
-        return lambda i: repr(v.text_at(col[name], i))
-
-    for name in REQUIRED:
-        f.add(v.is_blank(col[name]), name, f"{name} is empty; it is required")
+    f, col, quote = v.begin_checks(t, COLUMNS, REQUIRED)
     site = pc.utf8_upper(col["site_code"])
     f.add(~np.asarray(pc.match_substring_regex(site, _SITE.pattern).to_numpy(
         zero_copy_only=False), dtype=bool) & ~v.is_blank(site), "site_code",

@@ -330,6 +330,22 @@ def check_bng(easting: pa.Array | pa.ChunkedArray,
 Reason = str | Callable[[int], str]
 
 
+def begin_checks(t: pa.Table, columns: Sequence[str], required: Sequence[str]
+                 ) -> tuple[Faults, dict[str, pa.Array], Callable[[str], Reason]]:
+    """What every reader's row checks start from: a `Faults` for the batch, its columns as
+    trimmed text, the required-value checks already added, and ``quote(name)``, a reason
+    part that quotes a row's value of column ``name``."""
+    f = Faults(t.num_rows)
+    col = {name: column(t, name) for name in columns}
+
+    def quote(name: str) -> Callable[[int], str]:
+        return lambda i: repr(text_at(col[name], i))
+
+    for name in required:
+        f.add(is_blank(col[name]), name, f"{name} is empty; it is required")
+    return f, col, quote
+
+
 def coordinate_pair(f: Faults, x_text: pa.Array, y_text: pa.Array, x_name: str, y_name: str,
                     system: str = "lonlat") -> tuple[pa.Array, pa.Array]:
     """Parse one coordinate pair and add its checks to ``f``.
