@@ -24,7 +24,8 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	@set -e; \
-	if [ -x scripts/pg.sh ]; then eval "$$(scripts/pg.sh start)"; trap 'scripts/pg.sh stop >/dev/null 2>&1 || true' EXIT; fi; \
+	pg="$$(scripts/pg.sh start)"; eval "$$pg"; trap 'scripts/pg.sh stop >/dev/null 2>&1 || true' EXIT; \
+	test -n "$${VRU_TEST_POSTGRES_URL:-}" || { echo "no PostgreSQL for the shared-deployment tests" >&2; exit 1; }; \
 	$(BIN)/python -m pytest -p no:cacheprovider --timeout 900 -rs
 
 lint: $(STAMP)
