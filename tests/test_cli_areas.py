@@ -59,3 +59,23 @@ def test_shared_deployment_needs_keys_an_admin_and_sign_in(tmp_path):
     signed = vru(home, "audit", "verify", **shared, **keys, VRU_USER="ada",
                  VRU_PASSWORD="a strong admin password")
     assert signed.returncode == 0 and signed.stdout.startswith("ok ")
+
+
+def test_hotspots_limited_to_an_area(tmp_path):
+    import pyarrow.parquet as pq
+
+    home = tmp_path / "home"
+    month = next(p for p in police_uk_months() if "2018-11" in p.name)
+    assert vru(home, "ingest", "police-uk", str(month)).returncode == 0
+    codes = ["E01016180", "E01016181", "E01016182", "E01016183"]
+    (tmp_path / "areas.csv").write_text("area,lsoa11cd\n" + "".join(f"north,{c}\n"
+                                                                    for c in codes))
+    assert vru(home, "areas", "load", str(tmp_path / "areas.csv")).returncode == 0
+    out = tmp_path / "north.parquet"
+    run = vru(home, "hotspots", "gistar", "--cell", "lsoa", "--area", "north",
+              "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    assert sorted(pq.read_table(out).column("cell").to_pylist()) == codes
+    unknown = vru(home, "hotspots", "gistar", "--cell", "lsoa", "--area", "nowhere",
+                  "--out", str(out))
+    assert unknown.returncode == 3 and "nowhere" in unknown.stderr

@@ -109,12 +109,14 @@ def _lake(purpose: str = "violence_reduction") -> Lake:
     return lake
 
 
-def _authorise(action: str, resource: str, purpose: str, versions: dict | None = None):
+def _authorise(action: str, resource: str, purpose: str, versions: dict | None = None, *,
+               area: str | None = None, inputs: tuple[str, ...] = ()):
     """Ask the policy decision point; stop with its reason when it says no (it is audited)."""
     from vru.governance.policy import authorise
 
     g, me = _gov()
-    d = authorise(g, me, action, resource, purpose, table_versions=versions)
+    d = authorise(g, me, action, resource, purpose, table_versions=versions, area=area,
+                  inputs=inputs)
     if not d.allowed:
         err.print(f"[red]denied:[/red] {d.reason}")
         raise typer.Exit(3)
@@ -468,11 +470,17 @@ WEIGHTS_HELP = ("Neighbours: contiguity (the cell and its first ring; default), 
                 "(within M metres), knn:K.")
 
 
-def _analysis(name: str, purpose: str):
-    """Authorise an analysis of incidents; its area (task forces) and disclosure profile."""
-    g, me, d = _authorise("analyse", f"analysis:{name}", purpose)
-    area = sorted(d.row_filter.values) if d.row_filter is not None else None
-    return d, area
+def _analysis(name: str, purpose: str, area: str | None = None):
+    """Authorise an analysis of incidents, optionally limited to a task-force area (a
+    task-force member always gets their own); returns the decision and the area's LSOAs."""
+    from vru.lake.store import Store
+
+    version = Store(state.home).version("incidents")
+    g, me, d = _authorise("analyse", f"analysis:{name}", purpose,
+                          {"incidents": version} if version is not None else None,
+                          area=area, inputs=("incidents",))
+    lsoas = sorted(d.row_filter.values) if d.row_filter is not None else None
+    return d, lsoas
 
 
 def _released(frame, decision, counts: list[str]):
@@ -513,6 +521,10 @@ def hotspots_gistar(
     harm: Annotated[bool, typer.Option(help="Weight events by harm (see vru.analysis.harm).")
                     ] = False,
     png: Annotated[Path | None, typer.Option(help="Also draw a map of the classes.")] = None,
+    area_name: Annotated[str | None, typer.Option(
+        "--area", help="Only this task-force area (see `vru areas list`).")] = None,
+    offence_group: Annotated[list[str] | None, typer.Option(
+        help="Home Office offence group(s), e.g. 'Violence against the person'.")] = None,
     purpose: Annotated[str, typer.Option(help=PURPOSE_HELP)] = "violence_reduction",
 ) -> None:
     """Getis-Ord Gi* hot spots as ArcGIS defines them, with FDR-corrected classes -3..3.
@@ -526,13 +538,13 @@ def hotspots_gistar(
     from vru.analysis.hotspots import gistar
     from vru.analysis.outputs import plot_classes, write_result
 
-    d, area = _analysis("gistar", purpose)
+    d, area = _analysis("gistar", purpose, area_name)
     with _progress() as prog:
         prog.add_task("Gi*", total=None, info=cell)
         try:
             r = gistar(state.home, category=category, cell=cell, start=start, end=end,
                        weights=weights, permutations=permutations, seed=seed, source=source,
-                       harm=harm, area=area)
+                       harm=harm, area=area, offence_group=offence_group)
         except (AggregationError, ValueError, KeyError) as e:
             _analysis_error(e)
     r.frame = _released(r.frame, d, ["n"])
@@ -555,6 +567,10 @@ def hotspots_emerging(
     start: Annotated[str | None, typer.Option("--from", help="First month, YYYY-MM.")] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last month, YYYY-MM.")] = None,
     source: Annotated[str | None, typer.Option(help="police_uk or force_extract.")] = None,
+    area_name: Annotated[str | None, typer.Option(
+        "--area", help="Only this task-force area (see `vru areas list`).")] = None,
+    offence_group: Annotated[list[str] | None, typer.Option(
+        help="Home Office offence group(s), e.g. 'Violence against the person'.")] = None,
     purpose: Annotated[str, typer.Option(help=PURPOSE_HELP)] = "violence_reduction",
 ) -> None:
     """Emerging Hot Spot Analysis by Esri's rules: new, consecutive, intensifying,
@@ -564,11 +580,11 @@ def hotspots_emerging(
     from vru.analysis.hotspots import emerging
     from vru.analysis.outputs import write_result
 
-    d, area = _analysis("emerging", purpose)
+    d, area = _analysis("emerging", purpose, area_name)
     try:
         r = emerging(state.home, category=category, cell=cell, time_bin=time_bin, start=start,
                      end=end, weights=weights, time_window=time_window, source=source,
-                     area=area)
+                     area=area, offence_group=offence_group)
     except (AggregationError, ValueError, KeyError) as e:
         _analysis_error(e)
     r.frame = _released(r.frame, d, ["n"])
@@ -635,6 +651,10 @@ def hotspots_moran(
     start: Annotated[str | None, typer.Option("--from", help="First month, YYYY-MM.")] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last month, YYYY-MM.")] = None,
     source: Annotated[str | None, typer.Option(help="police_uk or force_extract.")] = None,
+    area_name: Annotated[str | None, typer.Option(
+        "--area", help="Only this task-force area (see `vru areas list`).")] = None,
+    offence_group: Annotated[list[str] | None, typer.Option(
+        help="Home Office offence group(s), e.g. 'Violence against the person'.")] = None,
     purpose: Annotated[str, typer.Option(help=PURPOSE_HELP)] = "violence_reduction",
 ) -> None:
     """Local Moran's I: clusters (HH high among high, LL) and outliers (HL, LH), seeded."""
@@ -642,11 +662,11 @@ def hotspots_moran(
     from vru.analysis.hotspots import moran
     from vru.analysis.outputs import write_result
 
-    d, area = _analysis("moran", purpose)
+    d, area = _analysis("moran", purpose, area_name)
     try:
         r = moran(state.home, category=category, cell=cell, weights=weights,
                   permutations=permutations, seed=seed, start=start, end=end, source=source,
-                  area=area)
+                  area=area, offence_group=offence_group)
     except (AggregationError, ValueError, KeyError) as e:
         _analysis_error(e)
     r.frame = _released(r.frame, d, ["n"])
