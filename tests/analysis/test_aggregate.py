@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import duckdb
 import h3
 import numpy as np
 import pandas as pd
@@ -13,10 +14,20 @@ from deltalake import write_deltalake
 from vru.analysis.aggregate import AggregationError, aggregate, parse_cell, study_area
 from vru.analysis.harm import CODE_WEIGHTS, PUBLISHED_ANCHORS, default_weights, load_weights
 from vru.geo.grids import h3_cells_covering
-from vru.lake.engine import query
+from vru.lake.engine import register
 from vru.lake.store import Store
 
 VIOLENCE = "Violence and sexual offences"
+
+
+def query(store: Store, sql: str):
+    """An independent read of the incidents table (the test's oracle)."""
+    con = duckdb.connect()
+    try:
+        register(con, store, "incidents")
+        return con.sql(sql).to_arrow_table()
+    finally:
+        con.close()
 
 
 @pytest.fixture(scope="module")

@@ -1,16 +1,10 @@
-"""DuckDB over the lake: every Delta table is a view, scanned through Arrow (zero copy)."""
+"""DuckDB over the lake: a Delta table version as a view over its Parquet files."""
 
 from __future__ import annotations
 
-import re
-
 import duckdb
-import pyarrow as pa
 
 from vru.lake.store import Store
-
-_WRITE = re.compile(r"^\s*(insert|update|delete|create|drop|alter|copy|attach|install|load|"
-                    r"export|import|pragma|set|call|checkpoint|vacuum)\b", re.I)
 
 
 class ReadOnlyQuery(ValueError):
@@ -40,31 +34,3 @@ def register(con: duckdb.DuckDBPyConnection, store: Store, name: str,
     con.execute(f'CREATE OR REPLACE TEMP VIEW "{alias}" AS SELECT {cols} FROM read_parquet('
                 f"{listing}, hive_partitioning = true, union_by_name = true)")
     return True
-
-
-def connect(store: Store, versions: dict[str, int] | None = None) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with one view per lake table (at ``versions`` where given)."""
-    con = duckdb.connect()
-    for name in store.versions():
-        register(con, store, name, (versions or {}).get(name))
-    return con
-
-
-def query(store: Store, sql: str, versions: dict[str, int] | None = None) -> pa.Table:
-    """Run a read-only SQL query over the lake and return an Arrow table.
-
-    Raises
-    ------
-    ReadOnlyQuery
-        For statements that would change data or settings.
-    duckdb.Error
-        For SQL errors (the message names the problem and the available tables).
-    """
-    if _WRITE.match(sql):
-        raise ReadOnlyQuery("vru sql runs read-only queries (SELECT, WITH, DESCRIBE, SUMMARIZE); "
-                            "the lake changes only through `vru ingest` and `vru retention`")
-    con = connect(store, versions)
-    try:
-        return con.sql(sql).to_arrow_table()
-    finally:
-        con.close()

@@ -69,9 +69,6 @@ SPECS: dict[str, TableSpec] = {
                             mode="append"),
 }
 
-# A data.police.uk street release replaces its force-month inside the incidents table.
-POLICE_UK_UNIT = ("force", "month")
-
 
 def content_columns(spec: TableSpec) -> list[str]:
     """Columns whose values decide whether a keyed row changed."""

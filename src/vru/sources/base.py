@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,15 +74,6 @@ class Parsed:
                 f"{self.file}: {self.rows_in} rows in but {self.table.num_rows} accepted + "
                 f"{len(self.problems)} quarantined"
             )
-
-
-def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes (streamed)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 # Great Britain's extent, generous by a few km, in WGS84 and British National Grid.

@@ -112,8 +112,6 @@ ED_ASSAULTS = pa.schema([
     ("batch_id", pa.string()),
 ])
 
-DERIVED = {"row_hash", "batch_id", "geo_status"}
-
 
 def empty(schema: pa.Schema) -> pa.Table:
     """An empty table of ``schema``."""
