@@ -943,16 +943,11 @@ def users_add(
 ) -> None:
     """Add a user (admins only; audited)."""
     from vru.governance import identity
-    from vru.governance.errors import GovernanceError
 
-    g, _, _ = _authorise("admin", "users", "administration")
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
-    try:
-        u = identity.add_user(g, name, role.replace("-", "_"), area=area, password=password,
-                              organisation=organisation)
-    except (GovernanceError, ValueError) as e:
-        err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2) from None
+    u = _admin_change("users", lambda g: identity.add_user(
+        g, name, role.replace("-", "_"), area=area, password=password,
+        organisation=organisation))
     typer.echo(f"added {u.name} ({u.role})")
 
 
@@ -975,8 +970,7 @@ def users_disable(name: Annotated[str, typer.Argument(help="User name.")]) -> No
     """Disable a user (their history stays in the audit log)."""
     from vru.governance import identity
 
-    g, _, _ = _authorise("admin", "users", "administration")
-    identity.disable_user(g, name)
+    _admin_change("users", identity.disable_user, name)
     typer.echo(f"disabled {name}")
 
 
