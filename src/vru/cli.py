@@ -29,7 +29,7 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     add_completion=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
 )
 ingest_app = typer.Typer(help="Load partner data into the lake (validated, quarantined, "
                          "versioned).",
