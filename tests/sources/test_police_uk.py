@@ -23,11 +23,11 @@ HEADER = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,L
 def read_street(path: Path) -> tuple[pa.Table, list[Problem]]:
     con = duckdb.connect()
     inp = EngineInput(path, str(path), inspect_bytes(path))
-    counts, problems, errors = police_uk.read_street(con, [inp], path.parent / "work")
+    table, counts, problems, errors = police_uk.read_street(con, [inp], path.parent / "work")
     if errors:
         raise errors[str(path)]
-    table = con.sql("SELECT * FROM _street ORDER BY source_line").to_arrow_table()
-    police_uk.drop_street(con)
+    lines = table["source_line"].to_pylist()
+    assert lines == sorted(lines), "rows come in file order"
     assert counts[str(path)] == table.num_rows + len(problems)
     return table, problems
 
@@ -142,6 +142,13 @@ def test_kind_and_force_from_name(tmp_path):
     assert police_uk.kind_of(p) == "street"
 
 
+def csv_line(cells: list[str]) -> str:
+    """Cells as one well-quoted CSV line (stray quotes are a dialect question: see below)."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(cells)
+    return buf.getvalue()
+
+
 cell = st.text(alphabet=string.ascii_letters + string.digits + " ,.-\"'£é", max_size=12)
 
 
@@ -151,7 +158,7 @@ cell = st.text(alphabet=string.ascii_letters + string.digits + " ,.-\"'£é", ma
     st.builds(lambda i, lo, la: row(**{"Crime ID": f"{i:064d}", "Longitude": f"{lo:.6f}",
                                        "Latitude": f"{la:.6f}"}),
               st.integers(0, 10**9), st.floats(-1.5, 0.5), st.floats(51.0, 52.5)),
-    st.builds(lambda cells: ",".join(cells) + "\n", st.lists(cell, min_size=0, max_size=14)),
+    st.builds(lambda cells: csv_line(cells), st.lists(cell, min_size=0, max_size=14)),
 ), max_size=25))
 def test_every_row_is_accounted_for(tmp_path, rows):
     p = write(tmp_path, "h-street.csv", HEADER + "\n" + "".join(rows))
@@ -178,3 +185,12 @@ def test_identical_rows_without_id_get_ordinals(tmp_path):
     again, _ = read_street(write(tmp_path, "a-street.csv",
                                  HEADER + "\n" + asb + other + asb + asb))
     assert again["source_ref"].to_pylist() == refs
+
+
+def test_stray_quote_swallows_nothing_silently(tmp_path):
+    # parsers disagree on a quote that opens mid-field; whatever DuckDB decides, the text of
+    # the next row must be in an accepted row or in the quarantine, never dropped
+    good = row(**{"Crime ID": "f" * 64})
+    table, problems = read_street(write(tmp_path, "q-street.csv", HEADER + '\n "\n' + good))
+    kept = "f" * 64 in table["source_ref"].to_pylist()
+    assert kept or any("f" * 64 in p.raw for p in problems)

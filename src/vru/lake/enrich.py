@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from vru.geo.crs import to_bng, to_wgs84
 from vru.geo.lookup import AreaIndex
@@ -39,6 +41,23 @@ def _points(con: duckdb.DuckDBPyConnection, src: str, index: AreaIndex) -> pa.Ta
                      "pip": pa.array(found, pa.string())})
 
 
+_GEO = """
+    coalesce(s.lon, nullif(p.lon, 'nan'::DOUBLE)) AS lon,
+    coalesce(s.lat, nullif(p.lat, 'nan'::DOUBLE)) AS lat,
+    coalesce(s.easting, nullif(p.easting, 'nan'::DOUBLE)) AS easting,
+    coalesce(s.northing, nullif(p.northing, 'nan'::DOUBLE)) AS northing,
+    coalesce(s.lsoa11cd, p.pip) AS lsoa11cd,
+    CASE WHEN p.lon0 IS NULL THEN 'no_location'
+         WHEN p.pip IS NULL THEN 'outside_boundaries'
+         WHEN s.lsoa11cd IS NOT NULL AND s.lsoa11cd <> p.pip THEN 'lsoa_differs'
+         ELSE 'ok' END AS geo_status"""
+
+_JOIN = """LEFT JOIN _pts p
+      ON coalesce(s.lon, 'nan'::DOUBLE) = p.lon0 AND coalesce(s.lat, 'nan'::DOUBLE) = p.lat0
+     AND coalesce(s.easting, 'nan'::DOUBLE) = p.e0
+     AND coalesce(s.northing, 'nan'::DOUBLE) = p.n0"""
+
+
 def enrich_select(con: duckdb.DuckDBPyConnection, src: str, extra: str = "",
                   index: AreaIndex | None = None) -> str:
     """A SELECT over table ``src`` (alias ``s``) with its geography completed.
@@ -50,21 +69,82 @@ def enrich_select(con: duckdb.DuckDBPyConnection, src: str, extra: str = "",
     borders, since data.police.uk snaps points and ONS boundaries are generalised), else
     ``ok``. ``extra`` adds more REPLACE items (``"expr AS col, ..."``) over ``s``.
     """
-    pts = _points(con, src, index or AreaIndex.lsoa())
-    con.register("_pts", pts)
+    con.register("_pts", _points(con, src, index or AreaIndex.lsoa()))
     more = f", {extra}" if extra else ""
-    return f"""
-        SELECT s.* REPLACE (
-            coalesce(s.lon, nullif(p.lon, 'nan'::DOUBLE)) AS lon,
-            coalesce(s.lat, nullif(p.lat, 'nan'::DOUBLE)) AS lat,
-            coalesce(s.easting, nullif(p.easting, 'nan'::DOUBLE)) AS easting,
-            coalesce(s.northing, nullif(p.northing, 'nan'::DOUBLE)) AS northing,
-            coalesce(s.lsoa11cd, p.pip) AS lsoa11cd,
-            CASE WHEN p.lon0 IS NULL THEN 'no_location'
-                 WHEN p.pip IS NULL THEN 'outside_boundaries'
-                 WHEN s.lsoa11cd IS NOT NULL AND s.lsoa11cd <> p.pip THEN 'lsoa_differs'
-                 ELSE 'ok' END AS geo_status{more})
-        FROM {src} s LEFT JOIN _pts p
-          ON coalesce(s.lon, 'nan'::DOUBLE) = p.lon0 AND coalesce(s.lat, 'nan'::DOUBLE) = p.lat0
-         AND coalesce(s.easting, 'nan'::DOUBLE) = p.e0
-         AND coalesce(s.northing, 'nan'::DOUBLE) = p.n0"""
+    return f"SELECT s.* REPLACE ({_GEO}{more}) FROM {src} s {_JOIN}"
+
+
+def enrich_arrow(con: duckdb.DuckDBPyConnection, rows: pa.Table,
+                 index: AreaIndex | None = None) -> pa.Table:
+    """``rows`` with their geography completed as `enrich_select` does, staying in Arrow.
+
+    Points are factorised in numpy when every located row gives the same CRS (the bulk
+    sources do), so the answers for the distinct points are simply taken back per row.
+    """
+    index = index or AreaIndex.lsoa()
+    n = rows.num_rows
+
+    def floats(name: str) -> np.ndarray:
+        return rows[name].to_numpy(zero_copy_only=False).astype(float)  # null → NaN
+
+    lon, lat, e, no = floats("lon"), floats("lat"), floats("easting"), floats("northing")
+    has_wgs, has_bng = ~np.isnan(lon), ~np.isnan(e)
+    if has_wgs.any() and has_bng.any():
+        return _enrich_engine(con, rows, index)
+    key = lon + 1j * lat if has_wgs.any() else e + 1j * no
+    code, uniq = pd.factorize(key)  # NaN points get code -1
+    if has_wgs.any():
+        ulon, ulat = uniq.real.copy(), uniq.imag.copy()
+        ue, un = to_bng(ulon, ulat) if len(uniq) else (ulon, ulat)
+    else:
+        ue, un = uniq.real.copy(), uniq.imag.copy()
+        ulon, ulat = to_wgs84(ue, un) if len(uniq) else (ue, un)
+    pip = pa.array(index.assign(np.asarray(ue, float), np.asarray(un, float))
+                   if len(uniq) else [], pa.string())
+    located = code >= 0
+    take = pa.array(np.where(located, code, 0)) if len(uniq) else None
+
+    def per_row(values: np.ndarray) -> pa.Array:
+        out = np.full(n, np.nan)
+        out[located] = np.asarray(values, float)[code[located]]
+        return pa.array(out, from_pandas=True)  # NaN → null
+
+    given = rows["lsoa11cd"].combine_chunks()
+    if take is not None:
+        found = pc.if_else(pa.array(located), pip.take(take), pa.nulls(n, pa.string()))
+    else:
+        found = pa.nulls(n, pa.string())
+    differs = pc.fill_null(pc.not_equal(given, found), False)
+    status = np.where(~located, 0, np.where(np.asarray(pc.is_null(found)), 1,
+                                            np.where(np.asarray(differs), 2, 3)))
+    statuses = pa.array(["no_location", "outside_boundaries", "lsoa_differs", "ok"])
+    geo = {"lon": per_row(ulon), "lat": per_row(ulat), "easting": per_row(ue),
+           "northing": per_row(un), "lsoa11cd": pc.coalesce(given, found),
+           "geo_status": pa.DictionaryArray.from_arrays(
+               pa.array(status.astype(np.int32)), statuses).cast(pa.string())}
+    for name, col in geo.items():
+        rows = rows.set_column(rows.column_names.index(name), rows.field(name),
+                               col.cast(rows.field(name).type))
+    return rows
+
+
+def _enrich_engine(con: duckdb.DuckDBPyConnection, rows: pa.Table,
+                   index: AreaIndex) -> pa.Table:
+    """`enrich_arrow` for rows mixing coordinate systems: the join runs in DuckDB."""
+    n = rows.num_rows
+    cols = ["lon", "lat", "easting", "northing", "lsoa11cd"]
+    con.register("_e", rows.select(cols).append_column("_i", pa.array(np.arange(n))))
+    try:
+        con.register("_pts", _points(con, "_e", index))
+        # a parallel join returns rows in any order: put them back by their index
+        geo = con.sql(f"SELECT s._i, {_GEO} FROM _e s {_JOIN}").to_arrow_table()
+    finally:
+        con.unregister("_e")
+        con.unregister("_pts")
+    back = np.empty(n, dtype=np.int64)
+    back[geo["_i"].to_numpy()] = np.arange(n)
+    geo = geo.take(pa.array(back))
+    for name in GEO_COLUMNS:
+        i = rows.column_names.index(name)
+        rows = rows.set_column(i, rows.field(name), geo[name].cast(rows.field(name).type))
+    return rows

@@ -18,20 +18,26 @@ import shutil
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from vru.lake import engine
-from vru.lake.enrich import enrich_select
+from vru.lake.enrich import enrich_arrow, enrich_select
 from vru.lake.store import Store, writer_properties
 from vru.lake.tables import INGEST_LOG, SPECS, TableSpec, content_columns
 from vru.sources.base import QUARANTINE_SCHEMA, Problem, SourceError
+from vru.sources.csvfile import FileFacts
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
+
+DERIVED = frozenset({"easting", "northing", "geo_status"})  # geography the lake computes
 
 MEMORY_LIMIT = "512MB"  # DuckDB's share while staging and diffing; it spills beyond this
 
@@ -109,6 +115,10 @@ class Batch:
         self.problems: list[tuple[int, Problem]] = []
         self.targets: dict[str, _Target] = {}
         self._staged: set[str] = set()
+        self._arrow: dict[str, pa.Table] = {}  # tables staged as Arrow (`stage_arrow`)
+        self.facts: dict[Path, FileFacts] = {}  # byte facts computed ahead, by input path
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vru-write")
+        self._pending: dict[str, Future] = {}  # table → its background append
         self._written: dict[str, int] = {}  # table → version this batch committed
         self._staging = store.home / "_staging" / self.batch_id
         self.con: duckdb.DuckDBPyConnection | None = None
@@ -131,6 +141,7 @@ class Batch:
         return self
 
     def __exit__(self, *exc) -> None:
+        self._pool.shutdown(wait=True)  # a part being written is committed or not, whole
         if self.con is not None:
             with contextlib.suppress(Exception):
                 self.con.close()
@@ -196,6 +207,26 @@ class Batch:
         if src == "_in":
             con.unregister("_in")
 
+    def stage_arrow(self, table: str, rows: pa.Table) -> None:
+        """Stage canonical rows that a bulk reader already holds in Arrow, whole.
+
+        ``rows`` carry ``_file`` and their ``row_hash``; geography is completed on the
+        distinct points. The rows stay in Arrow, so the first load of new units goes to the
+        Parquet writers without another copy. One call per flush of ``table``.
+        """
+        if table in self._staged:
+            raise RuntimeError(f"{table}: stage_arrow takes a flush's rows in one call")
+        spec = self.targets[table].spec
+        rows = enrich_arrow(self.con, rows)
+        n = rows.num_rows
+        rows = rows.set_column(rows.column_names.index("batch_id"), "batch_id",
+                               _repeat(self.batch_id, n))
+        rows = rows.select([*spec.schema.names, "_file"]).append_column(
+            "_rid", pa.array(np.arange(n, dtype=np.int64)))
+        self._arrow[table] = rows
+        self.con.register(f"s_{table}", rows)
+        self._staged.add(table)
+
     def quarantine(self, file_idx: int, problems: list[Problem]) -> None:
         self.problems.extend((file_idx, p) for p in problems)
 
@@ -212,18 +243,23 @@ class Batch:
         """
         if table not in self._staged:
             return
+        self._settle(table)  # the diff must see the part written before
         if self.progress:
             self.progress(f"merging into {table}", 0, 1)
         v = self._apply(self.con, self.targets[table])
         if v is not None:
             self._written[table] = v
-        self.con.execute(f'DROP TABLE "s_{table}"')
+        if self._arrow.pop(table, None) is not None:
+            self.con.unregister(f"s_{table}")
+        else:
+            self.con.execute(f'DROP TABLE "s_{table}"')
         self._staged.discard(table)
 
     def commit(self) -> IngestResult:
         con = self.con
         for name in list(self._staged):
             self.flush(name)
+        self._settle()
         written = self._written
         if "outcomes" in written or ("incidents" in written and self.store.exists("outcomes")):
             v = self._apply_outcomes(con)
@@ -252,8 +288,9 @@ class Batch:
         key = _key_sql(spec.key)
         unit = list(tgt.replace_unit)
         unit_cols = "".join(f", {u}" for u in unit)
+        rid = "_rid" if spec.name in self._arrow else "rowid"
         con.execute(f"""CREATE OR REPLACE TEMP TABLE nk AS
-                        SELECT rowid AS rid, {key} AS k, row_hash, _file, source_line{unit_cols}
+                        SELECT {rid} AS rid, {key} AS k, row_hash, _file, source_line{unit_cols}
                         FROM {staged} WHERE {live}""")
         # later occurrences of a key inside this batch: duplicates if identical, else conflicts
         con.execute("""
@@ -277,8 +314,19 @@ class Batch:
         else:
             con.execute(f"CREATE OR REPLACE TEMP TABLE ok AS SELECT k, row_hash{unit_cols} "
                         "FROM nk WHERE false")
+        clash = con.execute("SELECT (SELECT count(*) FROM dup) + (SELECT count(*) FROM ok)"
+                            ).fetchall()[0][0]
+        # nothing repeated and nothing held: every row is new (the usual monthly load)
+        for (kind,) in con.execute("SELECT 'VIEW' FROM duckdb_views() WHERE view_name = 'st' "
+                                   "UNION ALL SELECT 'TABLE' FROM duckdb_tables() "
+                                   "WHERE table_name = 'st'").fetchall():
+            con.execute(f"DROP {kind} st")
         con.execute("""
-            CREATE OR REPLACE TEMP TABLE st AS
+            CREATE TEMP VIEW st AS
+            SELECT rid, _file, source_line, k, NULL::INTEGER AS f0, NULL::BIGINT AS l0,
+                   nk.* EXCLUDE (rid, _file, source_line, k, row_hash), 'added' AS status
+            FROM nk""" if not clash else """
+            CREATE TEMP TABLE st AS
             SELECT nk.rid, nk._file, nk.source_line, nk.k, d.f0, d.l0,
                    nk.* EXCLUDE (rid, _file, source_line, k, row_hash), CASE
                 WHEN d.rid IS NOT NULL AND d.same THEN 'duplicate'
@@ -287,6 +335,8 @@ class Batch:
                 WHEN o.row_hash = nk.row_hash THEN 'duplicate'
                 ELSE 'updated' END AS status
             FROM nk LEFT JOIN dup d USING (rid) LEFT JOIN ok o ON o.k = nk.k""")
+        if clash and old:
+            self._confirm_updates(con, tgt, rid)
         for fi, status, n in con.execute(
                 "SELECT _file, status, count(*) FROM st GROUP BY ALL").fetchall():
             f = self.files[fi]
@@ -307,7 +357,10 @@ class Batch:
                         "with different content; one release must be chosen"),
                 raw="")))
         meta = {"batch_id": self.batch_id, "actor": self.actor}
-        if unit:
+        if unit and not clash:  # every row new: every unit it touches changes
+            changed_units = [tuple(r) for r in con.execute(
+                f"SELECT DISTINCT {', '.join(unit)} FROM nk").fetchall()]
+        elif unit:
             removed = con.execute(f"""
                 SELECT {', '.join(unit)}, count(*) FROM ok
                 WHERE k NOT IN (SELECT k FROM nk) GROUP BY ALL""").fetchall()
@@ -319,28 +372,31 @@ class Batch:
                 SELECT DISTINCT {', '.join(unit)} FROM st WHERE status IN ('added','updated')
                 UNION SELECT {', '.join(unit)} FROM ok WHERE k NOT IN (SELECT k FROM nk)
             """).fetchall()]
+        if unit:
             if not changed_units:
                 return None
             con.register("cu", pa.table({u: [c[i] for c in changed_units]
                                          for i, u in enumerate(unit)}))
             # a changed unit is written whole: every first occurrence of its keys
-            keep = (f"status IN ('added', 'updated', 'duplicate') AND rid NOT IN "
-                    f"(SELECT rid FROM dup) AND ({', '.join(unit)}) IN (SELECT * FROM cu)")
+            keep = "true" if not clash else (
+                f"status IN ('added', 'updated', 'duplicate') AND rid NOT IN "
+                f"(SELECT rid FROM dup) AND ({', '.join(unit)}) IN (SELECT * FROM cu)")
             unit_pred = " OR ".join(
                 "(" + " AND ".join(f"{u} = {_q(v)}" for u, v in zip(unit, c, strict=True)) + ")"
                 for c in changed_units)
             predicate = f"({tgt.scope}) AND ({unit_pred})" if tgt.scope else unit_pred
-            reader = _conform_reader(con.sql(self._rows(con, staged, live, keep)), spec.schema)
-            return self.store.write(spec, reader, mode="overwrite", predicate=predicate,
-                                    metadata=meta)
+            held = con.execute("SELECT count(*) FROM ok").fetchall()[0][0]
+            if not held:  # units the lake does not hold yet (a new month): nothing to replace
+                return self._append(con, spec, live, keep, meta)
+            return self.store.write(spec, self._rows(con, spec, live, keep), mode="overwrite",
+                                    predicate=predicate, metadata=meta)
         n_upd, n_add = con.execute("SELECT count(*) FILTER (status='updated'), "
                                    "count(*) FILTER (status='added') FROM st").fetchall()[0]
         if n_upd + n_add == 0:
             return None
-        select = self._rows(con, staged, live, "status IN ('added', 'updated')")
-        reader = _conform_reader(con.sql(select), spec.schema)
         if n_upd == 0 or not old:
-            return self.store.write(spec, reader, mode="append", metadata=meta)
+            return self._append(con, spec, live, "status IN ('added', 'updated')", meta)
+        reader = self._rows(con, spec, live, "status IN ('added', 'updated')")
         dt = self.store.table(spec.name)
         pred = " AND ".join(f"t.{k} = s.{k}" for k in spec.key)
         from deltalake import CommitProperties
@@ -350,16 +406,83 @@ class Batch:
            .when_matched_update_all().when_not_matched_insert_all().execute())
         return self.store.version(spec.name)
 
-    @staticmethod
-    def _rows(con: duckdb.DuckDBPyConnection, staged: str, live: str, keep: str) -> str:
-        """SELECT of the staged rows whose diff status satisfies ``keep`` (all live rows
-        when every one does: the first load of a table skips the join)."""
+    def _confirm_updates(self, con: duckdb.DuckDBPyConnection, tgt: _Target, rid: str
+                         ) -> None:
+        """Rows marked 'updated' whose stored content equals the staged one are duplicates.
+
+        A row hash is a fast filter: equal hashes mean equal content, but a difference
+        (a reformatted number, or a hash from another library version) is confirmed here
+        on the columns the lake stores, leaving out geography it derives itself.
+        """
+        if not con.execute("SELECT count(*) FROM st WHERE status = 'updated'").fetchall()[0][0]:
+            return
+        spec = tgt.spec
+        cols = [c for c in content_columns(spec) if c not in DERIVED]
+        same = " AND ".join(f"n.{c} IS NOT DISTINCT FROM o.{c}" for c in cols)
+        scope = f"WHERE {tgt.scope}" if tgt.scope else ""
+        con.execute(f"""
+            UPDATE st SET status = 'duplicate' WHERE rid IN (
+                SELECT n.{rid} FROM "s_{spec.name}" n
+                JOIN (SELECT * FROM old_all {scope}) o
+                  ON {_key_sql(spec.key, 'n')} = {_key_sql(spec.key, 'o')}
+                WHERE n.{rid} IN (SELECT rid FROM st WHERE status = 'updated') AND {same})""")
+
+    def _kept_arrow(self, con: duckdb.DuckDBPyConnection, spec: TableSpec,
+                    keep: str) -> pa.Table | None:
+        """The kept rows as an Arrow table of the table's schema, when they were staged in
+        Arrow and every live row is kept (the first load of new units); else None."""
+        arrow = self._arrow.get(spec.name)
+        if arrow is None:
+            return None
+        total, kept = con.execute(f"SELECT count(*), count(*) FILTER ({keep}) FROM st"
+                                  ).fetchall()[0]
+        if total != kept:
+            return None
+        rejected = [i for i, f in enumerate(self.files) if f.status == "rejected"]
+        if rejected:
+            arrow = arrow.filter(pc.invert(pc.is_in(arrow["_file"],
+                                                    pa.array(rejected, pa.int32()))))
+        return arrow.select(spec.schema.names).cast(spec.schema)
+
+    def _rows(self, con: duckdb.DuckDBPyConnection, spec: TableSpec, live: str,
+              keep: str) -> pa.RecordBatchReader:
+        """The staged rows whose diff status satisfies ``keep``, as the table's schema."""
+        direct = self._kept_arrow(con, spec, keep)
+        if direct is not None:
+            return pa.RecordBatchReader.from_batches(spec.schema, direct.to_batches(1 << 18))
+        staged = f'"s_{spec.name}"'
+        arrow = spec.name in self._arrow
+        drop = "_file, _rid" if arrow else "_file"
         total, kept = con.execute(f"SELECT count(*), count(*) FILTER ({keep}) FROM st"
                                   ).fetchall()[0]
         if total == kept:
-            return f"SELECT * EXCLUDE (_file) FROM {staged} WHERE {live}"
-        return (f"SELECT * EXCLUDE (_file) FROM {staged} n SEMI JOIN "
-                f"(SELECT rid FROM st WHERE {keep}) w ON n.rowid = w.rid")
+            select = f"SELECT * EXCLUDE ({drop}) FROM {staged} WHERE {live}"
+        else:
+            select = (f"SELECT * EXCLUDE ({drop}) FROM {staged} n SEMI JOIN "
+                      f"(SELECT rid FROM st WHERE {keep}) w ON n.{'_rid' if arrow else 'rowid'}"
+                      " = w.rid")
+        return _conform_reader(con.sql(select), spec.schema)
+
+    def _append(self, con: duckdb.DuckDBPyConnection, spec: TableSpec, live: str, keep: str,
+                meta: dict) -> int | None:
+        """Append the kept rows. Rows already in Arrow are written in the background while
+        the next part is read; `_settle` commits them before anything diffs against the
+        table again. Returns the version when written here, None when deferred."""
+        direct = self._kept_arrow(con, spec, keep)
+        if direct is None:
+            return self.store.write(spec, self._rows(con, spec, live, keep), mode="append",
+                                    metadata=meta)
+        self._settle(spec.name)
+        self._pending[spec.name] = self._pool.submit(self.store.write, spec, direct, "append",
+                                                     None, meta)
+        return None
+
+    def _settle(self, table: str | None = None) -> None:
+        """Wait for background writes (of ``table``, or all) and record their versions."""
+        for name in [table] if table else list(self._pending):
+            fut = self._pending.pop(name, None)
+            if fut is not None:
+                self._written[name] = fut.result()
 
     def _apply_outcomes(self, con: duckdb.DuckDBPyConnection) -> int | None:
         """Set incidents.outcome to each crime's latest reported outcome."""
@@ -440,6 +563,12 @@ class Batch:
         if rows:
             self.store.write(SPECS["ingest_log"], pa.Table.from_pylist(rows, schema=INGEST_LOG),
                              mode="append", metadata={"batch_id": self.batch_id})
+
+
+def _repeat(value: str, n: int) -> pa.Array:
+    """A string column holding ``value`` ``n`` times, built in Arrow (not in Python)."""
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)),
+                                          pa.array([value])).cast(pa.string())
 
 
 def _key_sql(key: tuple[str, ...], alias: str | None = None) -> str:

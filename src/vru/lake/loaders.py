@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from vru.lake.ingest import Batch, IngestResult, Progress
 from vru.lake.store import Store
@@ -22,7 +25,8 @@ Handler = Callable[[Batch, int, InputFile, Progress | None], None]
 
 def _run(home: Path, paths: Iterable[str | Path], handler: Handler, actor: str | None,
          command: str, progress: Progress | None, suffixes: tuple[str, ...] = (".csv",),
-         finish: Callable[[Batch], None] | None = None) -> IngestResult:
+         finish: Callable[[Batch], None] | None = None,
+         prefetch: bool = False) -> IngestResult:
     store = Store(home)
     with Batch(store, actor, command, progress) as batch:
         files: list[InputFile] = []
@@ -31,6 +35,11 @@ def _run(home: Path, paths: Iterable[str | Path], handler: Handler, actor: str |
                 files.extend(expand([p], batch.workdir, suffixes))
             except SourceError as e:
                 batch.reject(batch.add_file(e.file), e)
+        if prefetch:  # checksums and encodings of all files at once, on every core
+            with ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as pool:
+                futures = {inp.path: pool.submit(inspect_bytes, inp.path) for inp in files}
+            batch.facts = {path: f.result() for path, f in futures.items()
+                           if f.exception() is None}
         for inp in files:
             idx = batch.add_file(inp.name)
             try:
@@ -79,7 +88,7 @@ def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = No
     streets: list[tuple[int, EngineInput]] = []
 
     def one(batch: Batch, idx: int, inp: InputFile, progress: Progress | None) -> None:
-        kind, facts = police_uk.open_file(inp.path)
+        kind, facts = police_uk.open_file(inp.path, batch.facts.get(inp.path))
         f = batch.files[idx]
         f.kind, f.sha256 = f"police_uk:{kind}", facts.sha256
         f.notes.extend(facts.notes)
@@ -109,25 +118,25 @@ def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = No
             if progress:
                 progress(f"street files {done + 1}-{done + len(chunk)} of {len(streets)}",
                          done, len(streets))
-            counts, problems, errors = police_uk.read_street(batch.con, chunk, batch.workdir)
+            rows, counts, problems, errors = police_uk.read_street(batch.con, chunk,
+                                                                   batch.workdir)
             for name, err in errors.items():
                 batch.reject(by_name[name], err)
             for name, n in counts.items():
                 batch.count_read(by_name[name], n)
             for p in problems:
                 batch.quarantine(by_name[p.file], [p])
-            batch.con.register("_file_index", pa.table({"_name": list(by_name),
-                                                        "_file": list(by_name.values())}))
-            batch.con.execute("CREATE OR REPLACE TEMP VIEW _street_f AS SELECT s.*, f._file "
-                              "FROM _street s JOIN _file_index f ON f._name = s.source_file")
-            batch.stage("incidents", "_street_f", None)
-            batch.con.execute("DROP VIEW _street_f")
-            police_uk.drop_street(batch.con)
-            batch.con.unregister("_file_index")
+            names = pc.dictionary_encode(rows["_name"]).combine_chunks()
+            index = pa.array([by_name[n] for n in names.dictionary.to_pylist()], pa.int32())
+            rows = rows.drop_columns(["_name"]).append_column(
+                "_file", index.take(names.indices) if rows.num_rows else pa.array([], pa.int32()))
+            batch.stage_arrow("incidents", rows)
+            del rows
             batch.flush("incidents")
             done += len(chunk)
 
-    return _run(home, paths, one, actor, command, progress, finish=street_files)
+    return _run(home, paths, one, actor, command, progress, finish=street_files,
+                prefetch=True)
 
 
 def _force_extract_file(batch: Batch, idx: int, inp: InputFile,

@@ -14,7 +14,10 @@ from deltalake import (
     WriterProperties,
     write_deltalake,
 )
+from deltalake import Schema as DeltaSchema
+from deltalake.transaction import create_table_with_add_actions
 
+from vru.lake.files import write_files
 from vru.lake.tables import SPECS, TableSpec
 
 # String columns whose Parquet statistics let queries skip files; other strings (references,
@@ -84,9 +87,15 @@ class Store:
 
     def write(self, spec: TableSpec, data, mode: str = "append", predicate: str | None = None,
               metadata: dict | None = None) -> int:
-        """Commit ``data`` (Arrow table or record batch reader) and return the new version."""
+        """Commit ``data`` (Arrow table or record batch reader) and return the new version.
+
+        Appends write their Parquet files in parallel and commit them in one transaction
+        (`files.write_files`); overwrites, with or without a predicate, go through delta-rs.
+        """
         props = CommitProperties(custom_metadata={k: json.dumps(v) if not isinstance(v, str)
                                                   else v for k, v in (metadata or {}).items()})
+        if mode == "append" or (mode == "overwrite" and predicate and not self.exists(spec.name)):
+            return self._append(spec, data, props)
         kwargs = {}
         if not self.exists(spec.name):
             kwargs["partition_by"] = list(spec.partition_by) or None
@@ -100,6 +109,28 @@ class Store:
                         target_file_size=TARGET_FILE_SIZE,
                         **kwargs)
         return DeltaTable(str(self.path(spec.name))).version()
+
+    def _append(self, spec: TableSpec, data, props: CommitProperties) -> int:
+        path = self.path(spec.name)
+        path.mkdir(parents=True, exist_ok=True)
+        batches = data.to_batches() if isinstance(data, pa.Table) else data
+        stats = [f.name for f in spec.schema
+                 if not pa.types.is_string(f.type) or f.name in STATS_KEPT]
+        actions = write_files(path, spec.schema, spec.partition_by, batches, stats)
+        if self.exists(spec.name):
+            dt = DeltaTable(str(path))
+            if actions:
+                dt.create_write_transaction(actions, mode="append", schema=dt.schema(),
+                                            partition_by=list(spec.partition_by) or None,
+                                            commit_properties=props)
+                dt.update_incremental()
+            return dt.version()
+        description = (json.dumps({"vru": dict(spec.properties)}) if spec.properties
+                       else None)
+        create_table_with_add_actions(str(path), DeltaSchema.from_arrow(spec.schema), actions,
+                                      mode="error", partition_by=list(spec.partition_by) or None,
+                                      description=description, commit_properties=props)
+        return DeltaTable(str(path)).version()
 
     def properties(self, name: str) -> dict[str, str]:
         """The vru facts stored with a table on creation (`TableSpec.properties`)."""

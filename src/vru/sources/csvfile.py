@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from vru.sources.base import Problem, SourceError
@@ -168,20 +169,24 @@ class EngineInput:
     facts: FileFacts
 
 
-def load_into(con, table: str, inputs: Sequence[EngineInput],
-              columns: Mapping[str, Sequence[str]], required: Sequence[str], workdir: Path
-              ) -> tuple[dict[str, int], list[Problem], dict[str, SourceError]]:
-    """Read CSVs with DuckDB's parallel reader into temp table ``table`` of strings.
+def read_engine(con, inputs: Sequence[EngineInput], columns: Mapping[str, Sequence[str]],
+                required: Sequence[str], workdir: Path, query: str = "SELECT * FROM _csv"
+                ) -> tuple[pa.Table | None, dict[str, int], list[Problem],
+                           dict[str, SourceError]]:
+    """Read CSVs with DuckDB's parallel reader and transform their rows in the same pass.
 
-    Columns get their canonical names (others are dropped) plus ``_name`` (the file as the
-    user knows it) and ``_record``: the row's number in its file counting the header as 1
-    (the line number unless an earlier field holds a line break or blank lines precede).
-    Files sharing a header are read in one scan. Rows DuckDB cannot split into the
-    header's fields become problems with their physical line.
+    ``query`` reads relation ``_csv``: the canonical columns (all strings; others are
+    dropped) and ``filename``, which it must keep, changing no row order. Files sharing a
+    header are read in one scan, straight into Arrow, in file order; the result gets
+    ``_name`` (the file as the user knows it) and ``_record``: the row's number in its file
+    counting the header as 1 (the line number unless an earlier field holds a line break
+    or blank lines precede). Rows DuckDB cannot split into the header's fields become
+    problems with their physical line.
 
     Returns
     -------
-    (rows in per file name, problems, errors per file name)
+    (rows or None when no file could be read, rows in per file name, problems,
+     errors per file name)
         A file in ``errors`` was not read at all (e.g. a required column missing).
     """
     errors: dict[str, SourceError] = {}
@@ -194,49 +199,63 @@ def load_into(con, table: str, inputs: Sequence[EngineInput],
             errors[inp.name] = e
             continue
         groups.setdefault(tuple(header), []).append((inp, src, positions))
-    con.execute(f"DROP TABLE IF EXISTS {table}")
     problems: list[Problem] = []
+    parts: list[pa.Table] = []
+
+    def scan(header: tuple[str, ...], members) -> None:
+        t, found = _scan(con, header, members, columns, query)
+        parts.append(t)
+        problems.extend(found)
+
     for header, members in groups.items():
         try:
-            problems += _scan(con, table, header, members, columns)
+            scan(header, members)
         except SourceError as e:
             if len(members) == 1:
                 errors[members[0][0].name] = e
                 continue
             for m in members:  # find which file spoils the shared scan
                 try:
-                    problems += _scan(con, table, header, [m], columns)
+                    scan(header, [m])
                 except SourceError as e:
                     errors[m[0].name] = e
+    table = pa.concat_tables(parts) if parts else None
     counts = dict.fromkeys((i.name for i in inputs if i.name not in errors), 0)
-    if con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '{table}'"
-                   ).fetchall()[0][0]:
-        for name, n in con.execute(f"SELECT _name, count(*) FROM {table} GROUP BY 1").fetchall():
-            counts[name] += n
-    else:  # nothing readable: an empty table of the wanted columns
-        cols = ", ".join(f"NULL::VARCHAR AS {c}" for c in columns)
-        con.execute(f"CREATE TEMP TABLE {table} AS SELECT {cols}, NULL::VARCHAR AS _name, "
-                    "NULL::BIGINT AS _record LIMIT 0")
+    if table is not None and table.num_rows:
+        names = pc.value_counts(table["_name"]).to_pylist()
+        for item in names:
+            counts[item["values"]] += item["counts"]
     for p in problems:
         counts[p.file] += 1
-    return counts, problems, errors
+    return table, counts, problems, errors
 
 
-def _scan(con, table: str, header: tuple[str, ...], members, columns) -> list[Problem]:
-    """One DuckDB scan of files sharing ``header``, appended to ``table``."""
+def _scan(con, header: tuple[str, ...], members, columns, query: str
+          ) -> tuple[pa.Table, list[Problem]]:
+    """One DuckDB scan of files sharing ``header``, transformed by ``query``, to Arrow."""
     names = {str(src): inp.name for inp, src, _ in members}
     spec = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header))) + "}"
+    positions = members[0][2]
+    renamed = ", ".join(f"c{positions[c]} AS {c}" if c in positions else f"NULL::VARCHAR AS {c}"
+                        for c in columns)
     con.execute("DROP TABLE IF EXISTS _rej; DROP TABLE IF EXISTS _scan")
+    # rows must come out in file order, since a row's record number is its place there:
+    # with insertion order free, a big file's blocks can arrive out of order
+    order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+    con.execute("SET preserve_insertion_order = true")
     try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _raw AS SELECT * FROM read_csv(?, header = true, "
-            f"auto_detect = false, columns = {spec}, delim = ',', quote = '\"', "
-            "escape = '\"', filename = true, store_rejects = true, rejects_table = '_rej', "
-            "rejects_scan = '_scan')", [list(names)])
+        table = con.sql(
+            f"WITH _csv AS (SELECT {renamed}, filename FROM read_csv("
+            f"?, header = true, auto_detect = false, columns = {spec}, delim = ',', "
+            "quote = '\"', escape = '\"', filename = true, store_rejects = true, "
+            f"rejects_table = '_rej', rejects_scan = '_scan')) {query}", params=[list(names)]
+        ).to_arrow_table()
     except Exception as e:  # duckdb.Error: a file as a whole cannot be read
         first = members[0][0]
         raise SourceError(first.path if len(members) == 1 else ", ".join(names.values()),
                           f"cannot be read as CSV: {str(e).splitlines()[0]}") from None
+    finally:
+        con.execute(f"SET preserve_insertion_order = {str(order).lower()}")
     rejects = con.execute("""
         SELECT s.file_path, r.line, any_value(r.csv_line), any_value(r.error_type),
                any_value(r.error_message)
@@ -244,37 +263,36 @@ def _scan(con, table: str, header: tuple[str, ...], members, columns) -> list[Pr
         GROUP BY ALL ORDER BY 1, 2""").fetchall()
     problems = [Problem(file=names[fp], line=int(line), field=None,
                         reason=f"malformed row: {msg} ({kind.lower()}; an unquoted comma or a "
-                               "cut line?)", raw=(raw or "").strip("\r\n"))
-                for fp, line, raw, kind, msg in rejects]
-    positions = members[0][2]
-    select = ", ".join(f"c{positions[c]} AS {c}" if c in positions else f"NULL::VARCHAR AS {c}"
-                       for c in columns)
-    # the scan keeps file order, so a row's place in its file is rowid minus the file's first
-    con.execute("CREATE OR REPLACE TEMP TABLE _first AS SELECT filename, min(rowid) AS r0 "
-                "FROM _raw GROUP BY filename")
-    if rejects:
-        # good row k (0-based) of a file follows its reject j when k >= line_j - 2 - j
-        shifts: dict[str, list[int]] = {}
-        for fp, line, *_rest in rejects:
-            shifts.setdefault(fp, []).append(int(line) - 2 - len(shifts.get(fp, [])))
-        con.execute("CREATE OR REPLACE TEMP TABLE _shift AS SELECT unnest(?::VARCHAR[]) AS fp, "
-                    "unnest(?::BIGINT[]) AS gb",
-                    [[f for f, g in shifts.items() for _ in g], [x for g in shifts.values()
-                                                                 for x in g]])
-        record = "k + 2 + (SELECT count(*) FROM _shift WHERE _shift.fp = filename AND gb <= k)"
-    else:
-        record = "k + 2"
-    con.register("_names", pa.table({"filename": list(names), "_name": list(names.values())}))
-    body = (f"SELECT {select}, _name, ({record})::BIGINT AS _record FROM "
-            "(SELECT _raw.*, _raw.rowid - r0 AS k FROM _raw JOIN _first USING (filename)) "
-            "JOIN _names USING (filename)")
-    exists = con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '{table}'"
-                         ).fetchall()[0][0]
-    con.execute(f"INSERT INTO {table} BY NAME {body}" if exists
-                else f"CREATE TEMP TABLE {table} AS {body}")
-    con.execute("DROP TABLE _raw; DROP TABLE _first")
-    con.unregister("_names")
-    return problems
+                               "cut line?)", raw=(raw_line or "").strip("\r\n"))
+                for fp, line, raw_line, kind, msg in rejects]
+    return _number(table, names, rejects), problems
+
+
+def _number(table: pa.Table, names: dict[str, str], rejects: list[tuple]) -> pa.Table:
+    """Replace the scan's ``filename`` by ``_name`` and ``_record`` (rows in file order)."""
+    n = table.num_rows
+    enc = pc.dictionary_encode(table["filename"]).combine_chunks()
+    idx = np.asarray(enc.indices, dtype=np.int64) if n else np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]]) if n else np.zeros(0, np.int64)
+    if len(np.unique(idx[starts])) != len(starts):
+        raise RuntimeError("the CSV scan returned a file's rows out of order")  # a DuckDB bug
+    run = np.repeat(starts, np.diff(np.r_[starts, n]))
+    record = np.arange(n, dtype=np.int64) - run + 2
+    by_file: dict[str, list[int]] = {}
+    for fp, line, *_rest in rejects:
+        by_file.setdefault(fp, []).append(int(line))
+    files = enc.dictionary.to_pylist()
+    for fi, fp in enumerate(files):
+        if fp in by_file:
+            # good row k (0-based) of a file follows its reject j when k >= line_j - 2 - j
+            gaps = np.array([ln - 2 - j for j, ln in enumerate(sorted(by_file[fp]))])
+            rows = idx == fi
+            k = record[rows] - 2
+            record[rows] += np.searchsorted(gaps, k, side="right")
+    name = pa.array([names[f] for f in files], pa.string()).take(enc.indices) if n else \
+        pa.array([], pa.string())
+    return (table.drop_columns(["filename"]).append_column("_name", name)
+            .append_column("_record", pa.array(record, pa.int64())))
 
 
 def read_batches(

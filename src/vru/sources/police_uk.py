@@ -22,7 +22,13 @@ import pyarrow.compute as pc
 from vru.sources import canonical
 from vru.sources import values as v
 from vru.sources.base import GB_LAT, GB_LON, Problem, SourceError
-from vru.sources.csvfile import EngineInput, FileFacts, inspect_bytes, load_into, read_batches
+from vru.sources.csvfile import (
+    EngineInput,
+    FileFacts,
+    inspect_bytes,
+    read_batches,
+    read_engine,
+)
 
 SOURCE = "police_uk"
 
@@ -130,7 +136,9 @@ def _accept(f: v.Faults, out: pa.Table, t: pa.Table, records: np.ndarray, name: 
 
 
 def _constant(value: str, n: int) -> pa.Array:
-    return pa.array(np.full(n, value, dtype=object), pa.string())
+    """``value`` ``n`` times, built in Arrow rather than as Python objects."""
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)),
+                                          pa.array([value])).cast(pa.string())
 
 
 def _sql_text(value: str) -> str:
@@ -145,34 +153,36 @@ def _canonical_select(schema: pa.Schema, exprs: dict[str, str]) -> str:
                      f"AS {f.name}" for f in schema)
 
 
-def read_street(con: duckdb.DuckDBPyConnection, inputs: list[EngineInput], workdir: Path,
-                table: str = "_street"
-                ) -> tuple[dict[str, int], list[Problem], dict[str, SourceError]]:
-    """Read street files into DuckDB temp view ``table`` of canonical INCIDENTS rows.
+def _trimmed(col: str) -> str:
+    """``col`` without surrounding spaces, '' for null; trim only where needed (it copies)."""
+    return (f"CASE WHEN {col} IS NULL THEN '' WHEN starts_with({col}, ' ') OR "
+            f"ends_with({col}, ' ') THEN trim({col}) ELSE {col} END")
 
-    Everything runs in DuckDB (one parallel scan per header, checks, keys), because street
-    files are the bulk of what a VRU loads. ``geo_status``, ``batch_id`` and the other-CRS
-    coordinates are left for the lake. A Crime ID repeated with other content is left to
-    the lake too: it sees every file of the batch and the rows already held.
+
+def read_street(con: duckdb.DuckDBPyConnection, inputs: list[EngineInput], workdir: Path
+                ) -> tuple[pa.Table, dict[str, int], list[Problem], dict[str, SourceError]]:
+    """Read street files into canonical INCIDENTS rows (Arrow), in one DuckDB pass per header.
+
+    Everything per row runs in the engine (parse, checks, row hash), because street files
+    are the bulk of what a VRU loads; keys of rows without a Crime ID are numbered here.
+    ``geo_status``, ``batch_id`` and the other-CRS coordinates are left for the lake, and so
+    is a Crime ID repeated with other content: the lake sees every file of the batch and the
+    rows already held.
 
     Returns
     -------
-    (rows in per file name, problems, files not read and why)
+    (rows with a ``_name`` column, rows in per file name, problems, files not read and why)
         Rows that fail a check are problems (first failing check, naming the field); for
-        each file, rows in = its rows in ``table`` + its problems. Call `drop_street` once
-        the rows are staged.
+        each file, rows in = its rows in the table + its problems.
     """
-    counts, problems, errors = load_into(con, "_t", inputs, STREET_COLUMNS, STREET_REQUIRED,
-                                         workdir)
-    # identity of rows without a Crime ID (ASB): their content and ordinal among identical
-    # rows of the file; row_hash: the content as released, for change detection
-    content = ("concat_ws(chr(31), fw, m, ls, coalesce(location, ''), ct, xs, ys, "
-               "coalesce(outcome, ''), coalesce(context, ''))")
     cats = ", ".join(_sql_text(c) for c in sorted(CATEGORIES))
     lo, la = GB_LON, GB_LAT
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _v AS
-        SELECT *, CASE
+    raw = ", ".join(STREET_COLUMNS)
+    # rows without a Crime ID (ASB) are keyed by the MD5 of their content as released:
+    # an identity must never change with a library version
+    content = ("concat_ws(chr(31), fw, m, ls, coalesce(location, ''), ct, xs, ys, "
+               "coalesce(outcome, ''), coalesce(context, ''))")
+    checks = f"""CASE
             WHEN NOT regexp_full_match(m, '{_MONTH[1:-1]}') THEN 'Month'
             WHEN m > '{_current_month()}' THEN 'Month'
             WHEN fw = '' THEN 'Falls within'
@@ -183,50 +193,85 @@ def read_street(con: duckdb.DuckDBPyConnection, inputs: list[EngineInput], workd
             WHEN x IS NOT NULL AND NOT (x BETWEEN {lo[0]} AND {lo[1]} AND y BETWEEN {la[0]}
                  AND {la[1]}) THEN 'Longitude/Latitude'
             WHEN ls <> '' AND NOT regexp_full_match(ls, '{_LSOA[1:-1]}') THEN 'LSOA code'
-            END AS _field, md5({content}) AS _h, trim(coalesce(crime_id, '')) = '' AS _no_id
-        FROM (SELECT *, trim(coalesce(month, '')) AS m, trim(coalesce(falls_within, '')) AS fw,
-                     trim(coalesce(crime_type, '')) AS ct, trim(coalesce(lon, '')) AS xs,
-                     trim(coalesce(lat, '')) AS ys, trim(coalesce(lsoa_code, '')) AS ls,
-                     try_cast(trim(lon) AS DOUBLE) AS x, try_cast(trim(lat) AS DOUBLE) AS y
-              FROM _t)""")
-    bad = con.execute(f"""SELECT _name, _record, _field, m, ct, xs, ys, ls, x, y,
-                                 {', '.join(STREET_COLUMNS)}
-                          FROM _v WHERE _field IS NOT NULL ORDER BY _name, _record""").fetchall()
-    for name, rec, fld, m, ct, xs, ys, ls, x, y, *raw in bad:
-        problems.append(Problem(name, int(rec), fld, _street_reason(fld, m, ct, xs, ys, ls, x, y),
-                                v.join_row(raw)))
-    problems.sort(key=lambda p: (p.file, p.line or 0))
-    exprs = {
-        "source": f"'{SOURCE}'",
-        "source_ref": "coalesce(nullif(trim(crime_id), ''), _asb)",
-        "force": "fw", "month": "m", "time_precision": "'month'", "category": "ct",
-        "lon": "x", "lat": "y", "location": "nullif(trim(location), '')",
-        "lsoa11cd": "nullif(ls, '')", "outcome": "nullif(trim(outcome), '')",
-        "context": "nullif(trim(context), '')", "source_file": "_name",
-        "source_line": "_record",
-        "row_hash": "('0x' || left(_h, 15))::BIGINT",  # 60 bits of the MD5
+            END"""
+    exprs = {  # source and time_precision, constants, are filled in Arrow
+        "source_ref": "id", "force": "fw", "month": "m", "category": "ct", "lon": "x",
+        "lat": "y", "location": f"nullif({_trimmed('location')}, '')",
+        "lsoa11cd": "nullif(ls, '')", "outcome": f"nullif({_trimmed('outcome')}, '')",
+        "context": f"nullif({_trimmed('context')}, '')",
+        # change detection only needs a fast filter (the lake confirms a difference on the
+        # stored columns), so DuckDB's 64-bit hash of the content as released: a third of
+        # the cost of an MD5 over a million rows
+        "row_hash": "(hash(fw, m, ls, location, ct, xs, ys, outcome, context) >> 1)::BIGINT",
     }
-    # the ordinal window runs only over rows without a Crime ID whose content repeats
-    con.execute("""CREATE OR REPLACE TEMP TABLE _rep AS SELECT _name, _h FROM _v
-                   WHERE _field IS NULL AND _no_id GROUP BY ALL HAVING count(*) > 1""")
-    asb = "'h:' || left(_h, 24) || ':'"
-    # a view: the rows are materialised once, where the caller stages them
-    con.execute(f"""CREATE OR REPLACE TEMP VIEW {table} AS
-        SELECT {_canonical_select(canonical.INCIDENTS, exprs)}, _name FROM (
-            SELECT *, CASE WHEN _no_id THEN {asb} || '0' END AS _asb FROM _v
-            WHERE _field IS NULL AND (NOT _no_id OR (_name, _h) NOT IN (SELECT * FROM _rep))
-            UNION ALL
-            SELECT *, {asb} || (row_number() OVER (PARTITION BY _name, _h ORDER BY _record)
-                                - 1) AS _asb
-            FROM _v WHERE _field IS NULL AND _no_id AND (_name, _h) IN (SELECT * FROM _rep))""")
-    con.execute("DROP TABLE _t")
-    return counts, problems, errors
+    query = f"""
+        SELECT {_canonical_select(canonical.INCIDENTS, exprs)},
+               CASE WHEN id IS NULL THEN left(_h, 24) END AS _hk,
+               CASE WHEN _field IS NOT NULL THEN {{'field': _field, 'm': m, 'ct': ct, 'xs': xs,
+                   'ys': ys, 'ls': ls, 'x': x, 'y': y, 'raw': [{raw}]}} END AS _bad, filename
+        FROM (SELECT *, CASE WHEN _field IS NULL AND id IS NULL THEN md5({content}) END AS _h
+              FROM (
+            SELECT *, {checks} AS _field FROM (
+                SELECT *, try_cast(xs AS DOUBLE) AS x, try_cast(ys AS DOUBLE) AS y FROM (
+                    SELECT *, {_trimmed('month')} AS m, {_trimmed('falls_within')} AS fw,
+                           {_trimmed('crime_type')} AS ct, {_trimmed('lon')} AS xs,
+                           {_trimmed('lat')} AS ys, {_trimmed('lsoa_code')} AS ls,
+                           nullif({_trimmed('crime_id')}, '') AS id
+                    FROM _csv))))"""
+    table, counts, problems, errors = read_engine(con, inputs, STREET_COLUMNS, STREET_REQUIRED,
+                                                 workdir, query)
+    return _finish_street(table, problems), counts, problems, errors
 
 
-def drop_street(con: duckdb.DuckDBPyConnection, table: str = "_street") -> None:
-    """Drop the view `read_street` made, and what it reads, once its rows are staged."""
-    con.execute(f"DROP VIEW IF EXISTS {table}; DROP TABLE IF EXISTS _rep; "
-                "DROP TABLE IF EXISTS _v")
+def _finish_street(table: pa.Table | None, problems: list[Problem]) -> pa.Table:
+    """Rows that passed the checks, with keys for rows without a Crime ID; the others go
+    to ``problems``."""
+    if table is None:
+        return canonical.INCIDENTS.empty_table().append_column("_name", pa.array([], pa.string()))
+    bad = pc.is_valid(table["_bad"])
+    if pc.any(bad).as_py():
+        for name, rec, b in zip(*(table.filter(bad)[c].to_pylist()
+                                  for c in ("_name", "_record", "_bad")), strict=True):
+            reason = _street_reason(b["field"], b["m"], b["ct"], b["xs"], b["ys"], b["ls"],
+                                    b["x"], b["y"])
+            problems.append(Problem(name, int(rec), b["field"], reason, v.join_row(b["raw"])))
+        table = table.filter(pc.invert(bad))
+    problems.sort(key=lambda p: (p.file, p.line or 0))
+    n = table.num_rows
+    refs = table["source_ref"].combine_chunks()
+    no_id = pc.is_null(refs)
+    if pc.any(no_id).as_py():
+        # rows without a Crime ID: content key + ordinal among identical rows of the file
+        sub = table.filter(no_id)
+        hk = sub["_hk"].combine_chunks()
+        files = pc.dictionary_encode(sub["_name"]).combine_chunks()
+        hashes = pc.dictionary_encode(hk)
+        code = (np.asarray(files.indices, dtype=np.int64) * len(hashes.dictionary)
+                + np.asarray(hashes.indices, dtype=np.int64))
+        keys = pc.binary_join_element_wise("h:", hk, ":", pa.array(_ordinals(code)).cast(
+            pa.string()), "")
+        refs = pc.replace_with_mask(refs, no_id, keys)
+    constant = {"source": SOURCE, "time_precision": "month"}
+    out = table
+    for name in ("source_ref", "source_file", "source_line", *constant):
+        col = {"source_ref": refs, "source_file": table["_name"],
+               "source_line": table["_record"]}.get(name)
+        if col is None:
+            col = _constant(constant[name], n)
+        out = out.set_column(out.column_names.index(name), name, col)
+    return out.select([*canonical.INCIDENTS.names, "_name"])
+
+
+def _ordinals(code: np.ndarray) -> np.ndarray:
+    """Each element's rank among the earlier elements with the same code (0, 1, 2…)."""
+    m = len(code)
+    order = np.argsort(code, kind="stable")
+    ranked = code[order]
+    first = np.r_[True, ranked[1:] != ranked[:-1]]
+    start = np.maximum.accumulate(np.where(first, np.arange(m), 0))
+    out = np.empty(m, dtype=np.int64)
+    out[order] = np.arange(m) - start
+    return out
 
 
 def _street_reason(fld: str, m: str, ct: str, xs: str, ys: str, ls: str,
@@ -360,9 +405,9 @@ def _text(t: pa.Table, name: str) -> pa.Array:
 READERS = {"outcomes": iter_outcomes, "stop_search": iter_stop_search}
 
 
-def open_file(path: Path) -> tuple[str, FileFacts]:
+def open_file(path: Path, facts: FileFacts | None = None) -> tuple[str, FileFacts]:
     """Kind and byte facts of a data.police.uk file, or SourceError saying what it is not."""
-    facts = inspect_bytes(path)
+    facts = facts or inspect_bytes(path)
     kind = kind_of(path)
     if kind is None:
         raise SourceError(path, "not a data.police.uk street, outcomes or stop-and-search CSV "
