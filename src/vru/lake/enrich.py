@@ -74,12 +74,14 @@ def enrich_select(con: duckdb.DuckDBPyConnection, src: str, extra: str = "",
     return f"SELECT s.* REPLACE ({_GEO}{more}) FROM {src} s {_JOIN}"
 
 
-def enrich_arrow(con: duckdb.DuckDBPyConnection, rows: pa.Table,
+def enrich_arrow(con: duckdb.DuckDBPyConnection | None, rows: pa.Table,
                  index: AreaIndex | None = None) -> pa.Table:
     """``rows`` with their geography completed as `enrich_select` does, staying in Arrow.
 
     Points are factorised in numpy when every located row gives the same CRS (the bulk
     sources do), so the answers for the distinct points are simply taken back per row.
+    Rows mixing systems are joined in DuckDB, on ``con`` or (None, e.g. from another
+    thread) a connection of their own.
     """
     index = index or AreaIndex.lsoa()
     n = rows.num_rows
@@ -90,6 +92,9 @@ def enrich_arrow(con: duckdb.DuckDBPyConnection, rows: pa.Table,
     lon, lat, e, no = floats("lon"), floats("lat"), floats("easting"), floats("northing")
     has_wgs, has_bng = ~np.isnan(lon), ~np.isnan(e)
     if has_wgs.any() and has_bng.any():
+        if con is None:
+            with duckdb.connect() as own:
+                return _enrich_engine(own, rows, index)
         return _enrich_engine(con, rows, index)
     key = lon + 1j * lat if has_wgs.any() else e + 1j * no
     code, uniq = pd.factorize(key)  # NaN points get code -1

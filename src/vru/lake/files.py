@@ -94,8 +94,11 @@ def file_stats(path: Path, columns: Iterable[str]) -> str:
 
 def write_files(root: Path, schema: pa.Schema, partition_by: tuple[str, ...],
                 batches: Iterable[pa.RecordBatch], statistics: list[str],
-                threads: int | None = None) -> list[AddAction]:
+                unique: Iterable[str] = (), threads: int | None = None) -> list[AddAction]:
     """Write ``batches`` (of ``schema``) as Parquet files under table folder ``root``.
+
+    ``statistics`` names the columns whose min/max are kept; ``unique`` those whose values
+    rarely repeat (references, hashes), where a dictionary encoding is tried in vain.
 
     Batches are spread over ``threads`` writers (pyarrow encodes without the GIL), each
     keeping one open file per partition. Returns the `AddAction`s for one Delta commit.
@@ -103,6 +106,7 @@ def write_files(root: Path, schema: pa.Schema, partition_by: tuple[str, ...],
     threads = threads or max(1, min(2, os.cpu_count() or 1))
     file_schema = pa.schema([f for f in schema if f.name not in partition_by])
     stats_cols = [c for c in statistics if c in file_schema.names]
+    dictionary = [c for c in file_schema.names if c not in set(unique)]
     work: queue.Queue = queue.Queue(maxsize=2 * threads)
     done: list[_Open] = []
     errors: list[BaseException] = []
@@ -113,7 +117,8 @@ def write_files(root: Path, schema: pa.Schema, partition_by: tuple[str, ...],
         rel = (f"{sub}/" if sub else "") + f"part-{uuid.uuid4().hex}.snappy.parquet"
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         return _Open(pq.ParquetWriter(root / rel, file_schema, compression="snappy",
-                                      write_statistics=stats_cols or False),
+                                      write_statistics=stats_cols or False,
+                                      use_dictionary=dictionary or False),
                      rel, values)
 
     def close(f: _Open) -> None:

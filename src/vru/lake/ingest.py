@@ -119,6 +119,7 @@ class Batch:
         self.facts: dict[Path, FileFacts] = {}  # byte facts computed ahead, by input path
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vru-write")
         self._pending: dict[str, Future] = {}  # table → its background append
+        self._geo_pending: set[str] = set()  # Arrow-staged tables whose geography is to do
         self._written: dict[str, int] = {}  # table → version this batch committed
         self._staging = store.home / "_staging" / self.batch_id
         self.con: duckdb.DuckDBPyConnection | None = None
@@ -210,14 +211,15 @@ class Batch:
     def stage_arrow(self, table: str, rows: pa.Table) -> None:
         """Stage canonical rows that a bulk reader already holds in Arrow, whole.
 
-        ``rows`` carry ``_file`` and their ``row_hash``; geography is completed on the
-        distinct points. The rows stay in Arrow, so the first load of new units goes to the
-        Parquet writers without another copy. One call per flush of ``table``.
+        ``rows`` carry ``_file`` and their ``row_hash``. The rows stay in Arrow, so the first
+        load of new units goes to the Parquet writers without another copy, and their
+        geography is completed there, in the background (the diff needs none of it).
+        One call per flush of ``table``.
         """
         if table in self._staged:
             raise RuntimeError(f"{table}: stage_arrow takes a flush's rows in one call")
         spec = self.targets[table].spec
-        rows = enrich_arrow(self.con, rows)
+        self._geo_pending.add(table)
         n = rows.num_rows
         rows = rows.set_column(rows.column_names.index("batch_id"), "batch_id",
                                _repeat(self.batch_id, n))
@@ -249,6 +251,7 @@ class Batch:
         v = self._apply(self.con, self.targets[table])
         if v is not None:
             self._written[table] = v
+        self._geo_pending.discard(table)
         if self._arrow.pop(table, None) is not None:
             self.con.unregister(f"s_{table}")
         else:
@@ -335,6 +338,8 @@ class Batch:
                 WHEN o.row_hash = nk.row_hash THEN 'duplicate'
                 ELSE 'updated' END AS status
             FROM nk LEFT JOIN dup d USING (rid) LEFT JOIN ok o ON o.k = nk.k""")
+        if clash:
+            self._ensure_geo(spec.name)
         if clash and old:
             self._confirm_updates(con, tgt, rid)
         for fi, status, n in con.execute(
@@ -406,6 +411,13 @@ class Batch:
            .when_matched_update_all().when_not_matched_insert_all().execute())
         return self.store.version(spec.name)
 
+    def _ensure_geo(self, table: str) -> None:
+        """Complete the geography of rows staged in Arrow, where a diff or write needs it."""
+        if table in self._geo_pending:
+            self._arrow[table] = enrich_arrow(self.con, self._arrow[table])
+            self.con.register(f"s_{table}", self._arrow[table])
+            self._geo_pending.discard(table)
+
     def _confirm_updates(self, con: duckdb.DuckDBPyConnection, tgt: _Target, rid: str
                          ) -> None:
         """Rows marked 'updated' whose stored content equals the staged one are duplicates.
@@ -447,6 +459,7 @@ class Batch:
     def _rows(self, con: duckdb.DuckDBPyConnection, spec: TableSpec, live: str,
               keep: str) -> pa.RecordBatchReader:
         """The staged rows whose diff status satisfies ``keep``, as the table's schema."""
+        self._ensure_geo(spec.name)
         direct = self._kept_arrow(con, spec, keep)
         if direct is not None:
             return pa.RecordBatchReader.from_batches(spec.schema, direct.to_batches(1 << 18))
@@ -473,8 +486,14 @@ class Batch:
             return self.store.write(spec, self._rows(con, spec, live, keep), mode="append",
                                     metadata=meta)
         self._settle(spec.name)
-        self._pending[spec.name] = self._pool.submit(self.store.write, spec, direct, "append",
-                                                     None, meta)
+        geo = spec.name in self._geo_pending
+        store = self.store
+
+        def write() -> int:
+            return store.write(spec, enrich_arrow(None, direct) if geo else direct,
+                               "append", None, meta)
+
+        self._pending[spec.name] = self._pool.submit(write)
         return None
 
     def _settle(self, table: str | None = None) -> None:

@@ -51,8 +51,8 @@ def _run(home: Path, paths: Iterable[str | Path], handler: Handler, actor: str |
         return batch.commit()
 
 
-STREET_CHUNK_BYTES = 128 << 20  # street files are read and committed in parts of about this
-                                # much CSV (~550k rows): memory stays bounded whatever the input
+STREET_CHUNK_BYTES = 64 << 20  # street files are read and committed in parts of about this
+                                # much CSV (~280k rows): memory stays bounded whatever the input
 
 
 def _chunks(inputs: list[EngineInput], limit: int) -> list[list[EngineInput]]:

@@ -28,6 +28,9 @@ STATS_KEPT = frozenset({"source", "force", "month", "category", "offence_code", 
                         "status", "weapon", "location_type", "type"})
 
 
+# Columns whose values rarely repeat: no dictionary encoding (it is tried, then dropped).
+UNIQUE = frozenset({"source_ref", "row_hash", "source_line"})
+
 TARGET_FILE_SIZE = 32 << 20  # bytes per data file: bounds what the writer buffers
 
 
@@ -116,7 +119,8 @@ class Store:
         batches = data.to_batches() if isinstance(data, pa.Table) else data
         stats = [f.name for f in spec.schema
                  if not pa.types.is_string(f.type) or f.name in STATS_KEPT]
-        actions = write_files(path, spec.schema, spec.partition_by, batches, stats)
+        actions = write_files(path, spec.schema, spec.partition_by, batches, stats,
+                              unique=UNIQUE)
         if self.exists(spec.name):
             dt = DeltaTable(str(path))
             if actions:

@@ -195,8 +195,9 @@ def read_street(con: duckdb.DuckDBPyConnection, inputs: list[EngineInput], workd
             WHEN ls <> '' AND NOT regexp_full_match(ls, '{_LSOA[1:-1]}') THEN 'LSOA code'
             END"""
     exprs = {  # source and time_precision, constants, are filled in Arrow
-        "source_ref": "id", "force": "fw", "month": "m", "category": "ct", "lon": "x",
-        "lat": "y", "location": f"nullif({_trimmed('location')}, '')",
+        "source_ref": "coalesce(id, 'h:' || left(_h, 24) || ':0')", "force": "fw",
+        "month": "m", "category": "ct", "lon": "x", "lat": "y",
+        "location": f"nullif({_trimmed('location')}, '')",
         "lsoa11cd": "nullif(ls, '')", "outcome": f"nullif({_trimmed('outcome')}, '')",
         "context": f"nullif({_trimmed('context')}, '')",
         # change detection only needs a fast filter (the lake confirms a difference on the
@@ -238,19 +239,24 @@ def _finish_street(table: pa.Table | None, problems: list[Problem]) -> pa.Table:
         table = table.filter(pc.invert(bad))
     problems.sort(key=lambda p: (p.file, p.line or 0))
     n = table.num_rows
-    refs = table["source_ref"].combine_chunks()
-    no_id = pc.is_null(refs)
+    # rows without a Crime ID come keyed 'h:<content>:0'; a repeat of the same content in
+    # the same file takes the next ordinal (1, 2…) in file order
+    refs = table["source_ref"]
+    no_id = pc.is_valid(table["_hk"])
     if pc.any(no_id).as_py():
-        # rows without a Crime ID: content key + ordinal among identical rows of the file
-        sub = table.filter(no_id)
-        hk = sub["_hk"].combine_chunks()
-        files = pc.dictionary_encode(sub["_name"]).combine_chunks()
-        hashes = pc.dictionary_encode(hk)
+        files = pc.dictionary_encode(pc.filter(table["_name"], no_id)).combine_chunks()
+        hashes = pc.dictionary_encode(pc.filter(table["_hk"], no_id)).combine_chunks()
         code = (np.asarray(files.indices, dtype=np.int64) * len(hashes.dictionary)
                 + np.asarray(hashes.indices, dtype=np.int64))
-        keys = pc.binary_join_element_wise("h:", hk, ":", pa.array(_ordinals(code)).cast(
-            pa.string()), "")
-        refs = pc.replace_with_mask(refs, no_id, keys)
+        ordinal = _ordinals(code)
+        later = ordinal > 0
+        if later.any():
+            keys = pc.binary_join_element_wise(
+                "h:", hashes.dictionary.take(pa.array(np.asarray(hashes.indices)[later])), ":",
+                pa.array(ordinal[later]).cast(pa.string()), "")
+            where = np.full(n, -1, dtype=np.int64)  # row → its new key, -1: keep
+            where[np.flatnonzero(np.asarray(no_id))[later]] = np.arange(int(later.sum()))
+            refs = pc.coalesce(keys.take(pa.array(where, mask=where < 0)), refs)
     constant = {"source": SOURCE, "time_precision": "month"}
     out = table
     for name in ("source_ref", "source_file", "source_line", *constant):
