@@ -116,7 +116,7 @@ class Batch:
         self.targets: dict[str, _Target] = {}
         self._staged: set[str] = set()
         self._arrow: dict[str, pa.Table] = {}  # tables staged as Arrow (`stage_arrow`)
-        self.facts: dict[Path, FileFacts] = {}  # byte facts computed ahead, by input path
+        self.facts: dict[Path, Future[FileFacts]] = {}  # byte facts being computed ahead
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vru-write")
         self._pending: dict[str, Future] = {}  # table → its background append
         self._geo_pending: set[str] = set()  # Arrow-staged tables whose geography is to do

@@ -17,7 +17,7 @@ from vru.lake.tables import partner_spec
 from vru.sources import canonical, force_extract, istv, partner, police_uk
 from vru.sources.base import Problem, SourceError
 from vru.sources.contract import load_contract
-from vru.sources.csvfile import EngineInput, inspect_bytes
+from vru.sources.csvfile import EngineInput, FileFacts, inspect_bytes
 from vru.sources.inputs import InputFile, expand
 
 Handler = Callable[[Batch, int, InputFile, Progress | None], None]
@@ -35,19 +35,23 @@ def _run(home: Path, paths: Iterable[str | Path], handler: Handler, actor: str |
                 files.extend(expand([p], batch.workdir, suffixes))
             except SourceError as e:
                 batch.reject(batch.add_file(e.file), e)
-        if prefetch:  # checksums and encodings of all files at once, on every core
-            with ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as pool:
-                futures = {inp.path: pool.submit(inspect_bytes, inp.path) for inp in files}
-            batch.facts = {path: f.result() for path, f in futures.items()
-                           if f.exception() is None}
-        for inp in files:
-            idx = batch.add_file(inp.name)
-            try:
-                handler(batch, idx, inp, progress)
-            except SourceError as e:
-                batch.reject(idx, e)
-        if finish:
-            finish(batch)
+        # checksums and encodings of every file, computed in the background while the
+        # first files are read
+        pool = ThreadPoolExecutor(max(1, min(2, os.cpu_count() or 1))) if prefetch else None
+        try:
+            if pool:
+                batch.facts = {inp.path: pool.submit(inspect_bytes, inp.path) for inp in files}
+            for inp in files:
+                idx = batch.add_file(inp.name)
+                try:
+                    handler(batch, idx, inp, progress)
+                except SourceError as e:
+                    batch.reject(idx, e)
+            if finish:
+                finish(batch)
+        finally:
+            if pool:
+                pool.shutdown(wait=True, cancel_futures=True)
         return batch.commit()
 
 
@@ -55,17 +59,23 @@ STREET_CHUNK_BYTES = 64 << 20  # street files are read and committed in parts of
                                 # much CSV (~280k rows): memory stays bounded whatever the input
 
 
-def _chunks(inputs: list[EngineInput], limit: int) -> list[list[EngineInput]]:
-    """Consecutive groups of files of at most ``limit`` bytes (a bigger file stands alone)."""
-    out: list[list[EngineInput]] = [[]]
-    size = 0
-    for inp in inputs:
-        if out[-1] and size + inp.facts.size > limit:
+def _chunks(items: list, sizes: list[int], limit: int) -> list[list]:
+    """Consecutive groups of items of at most ``limit`` bytes (a bigger one stands alone)."""
+    out: list[list] = [[]]
+    total = 0
+    for item, size in zip(items, sizes, strict=True):
+        if out[-1] and total + size > limit:
             out.append([])
-            size = 0
-        out[-1].append(inp)
-        size += inp.facts.size
+            total = 0
+        out[-1].append(item)
+        total += size
     return out
+
+
+def _facts(batch: Batch, path: Path) -> FileFacts:
+    """Byte facts of an input file: computed ahead by `_run`, else now."""
+    fut = batch.facts.get(path)
+    return fut.result() if fut is not None else inspect_bytes(path)
 
 
 def _named(table: pa.Table, name: str) -> pa.Table:
@@ -85,16 +95,18 @@ def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = No
     replace their force-months in ``stop_search``. Files that cannot be read at all are
     reported as rejected (with the reason) and the rest are still ingested.
     """
-    streets: list[tuple[int, EngineInput]] = []
+    streets: list[tuple[int, InputFile]] = []
 
     def one(batch: Batch, idx: int, inp: InputFile, progress: Progress | None) -> None:
-        kind, facts = police_uk.open_file(inp.path, batch.facts.get(inp.path))
+        if police_uk.kind_of(inp.path) == "street":
+            # the bulk: read together in the engine once all are known, while their
+            # checksums are still being computed
+            streets.append((idx, inp))
+            return
+        kind, facts = police_uk.open_file(inp.path, _facts(batch, inp.path))
         f = batch.files[idx]
         f.kind, f.sha256 = f"police_uk:{kind}", facts.sha256
         f.notes.extend(facts.notes)
-        if kind == "street":  # the bulk: read together in the engine once all are known
-            streets.append((idx, EngineInput(inp.path, inp.name, facts)))
-            return
         table = "outcomes" if kind == "outcomes" else "stop_search"
         batch.target(table, replace_unit=() if kind == "outcomes" else ("force", "month"))
         problems: list[Problem] = []
@@ -108,16 +120,36 @@ def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = No
         if progress:
             progress(inp.name, rows, 0)
 
+    def known(batch: Batch, group: list[tuple[int, InputFile]]) -> list[EngineInput]:
+        """The group's files with their byte facts; a file that is not text is rejected."""
+        out = []
+        for idx, inp in group:
+            try:
+                kind, facts = police_uk.open_file(inp.path, _facts(batch, inp.path))
+            except SourceError as e:
+                batch.reject(idx, e)
+                continue
+            f = batch.files[idx]
+            f.kind, f.sha256 = f"police_uk:{kind}", facts.sha256
+            f.notes.extend(facts.notes)
+            out.append(EngineInput(inp.path, inp.name, facts))
+        return out
+
     def street_files(batch: Batch) -> None:
         if not streets:
             return
         batch.target("incidents", scope="source = 'police_uk'", replace_unit=("force", "month"))
         by_name = {inp.name: idx for idx, inp in streets}
         done = 0
-        for chunk in _chunks([inp for _, inp in streets], STREET_CHUNK_BYTES):
+        for group in _chunks(streets, [inp.path.stat().st_size for _, inp in streets],
+                             STREET_CHUNK_BYTES):
             if progress:
-                progress(f"street files {done + 1}-{done + len(chunk)} of {len(streets)}",
+                progress(f"street files {done + 1}-{done + len(group)} of {len(streets)}",
                          done, len(streets))
+            done += len(group)
+            chunk = known(batch, group)
+            if not chunk:
+                continue
             rows, counts, problems, errors = police_uk.read_street(batch.con, chunk,
                                                                    batch.workdir)
             for name, err in errors.items():
@@ -133,7 +165,6 @@ def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = No
             batch.stage_arrow("incidents", rows)
             del rows
             batch.flush("incidents")
-            done += len(chunk)
 
     return _run(home, paths, one, actor, command, progress, finish=street_files,
                 prefetch=True)

@@ -145,14 +145,6 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _canonical_select(schema: pa.Schema, exprs: dict[str, str]) -> str:
-    """SELECT list with every column of ``schema`` in order: given expressions, else NULL."""
-    duck = {pa.string(): "VARCHAR", pa.float64(): "DOUBLE", pa.bool_(): "BOOLEAN",
-            pa.int64(): "BIGINT", pa.date32(): "DATE"}
-    return ", ".join(f"{exprs.get(f.name) or 'NULL::' + duck.get(f.type, 'TIMESTAMP')} "
-                     f"AS {f.name}" for f in schema)
-
-
 def _trimmed(col: str) -> str:
     """``col`` without surrounding spaces, '' for null; trim only where needed (it copies)."""
     return (f"CASE WHEN {col} IS NULL THEN '' WHEN starts_with({col}, ' ') OR "
@@ -194,7 +186,7 @@ def read_street(con: duckdb.DuckDBPyConnection, inputs: list[EngineInput], workd
                  AND {la[1]}) THEN 'Longitude/Latitude'
             WHEN ls <> '' AND NOT regexp_full_match(ls, '{_LSOA[1:-1]}') THEN 'LSOA code'
             END"""
-    exprs = {  # source and time_precision, constants, are filled in Arrow
+    exprs = {  # only what varies: constants and empty columns are added in Arrow
         "source_ref": "coalesce(id, 'h:' || left(_h, 24) || ':0')", "force": "fw",
         "month": "m", "category": "ct", "lon": "x", "lat": "y",
         "location": f"nullif({_trimmed('location')}, '')",
@@ -206,7 +198,7 @@ def read_street(con: duckdb.DuckDBPyConnection, inputs: list[EngineInput], workd
         "row_hash": "(hash(fw, m, ls, location, ct, xs, ys, outcome, context) >> 1)::BIGINT",
     }
     query = f"""
-        SELECT {_canonical_select(canonical.INCIDENTS, exprs)},
+        SELECT {', '.join(f"{e} AS {c}" for c, e in exprs.items())},
                CASE WHEN id IS NULL THEN left(_h, 24) END AS _hk,
                CASE WHEN _field IS NOT NULL THEN {{'field': _field, 'm': m, 'ct': ct, 'xs': xs,
                    'ys': ys, 'ls': ls, 'x': x, 'y': y, 'raw': [{raw}]}} END AS _bad, filename
@@ -257,15 +249,13 @@ def _finish_street(table: pa.Table | None, problems: list[Problem]) -> pa.Table:
             where = np.full(n, -1, dtype=np.int64)  # row → its new key, -1: keep
             where[np.flatnonzero(np.asarray(no_id))[later]] = np.arange(int(later.sum()))
             refs = pc.coalesce(keys.take(pa.array(where, mask=where < 0)), refs)
-    constant = {"source": SOURCE, "time_precision": "month"}
-    out = table
-    for name in ("source_ref", "source_file", "source_line", *constant):
-        col = {"source_ref": refs, "source_file": table["_name"],
-               "source_line": table["_record"]}.get(name)
-        if col is None:
-            col = _constant(constant[name], n)
-        out = out.set_column(out.column_names.index(name), name, col)
-    return out.select([*canonical.INCIDENTS.names, "_name"])
+    given = {"source_ref": refs, "source_file": table["_name"], "source_line": table["_record"],
+             "source": _constant(SOURCE, n), "time_precision": _constant("month", n)}
+    cols = [given[f.name] if f.name in given else table[f.name]
+            if f.name in table.column_names else pa.nulls(n, f.type)
+            for f in canonical.INCIDENTS]
+    return pa.Table.from_arrays([*cols, table["_name"]],
+                                schema=canonical.INCIDENTS.append(pa.field("_name", pa.string())))
 
 
 def _ordinals(code: np.ndarray) -> np.ndarray:
