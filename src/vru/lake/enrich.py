@@ -125,11 +125,13 @@ def enrich_arrow(con: duckdb.DuckDBPyConnection | None, rows: pa.Table,
     statuses = pa.array(["no_location", "outside_boundaries", "lsoa_differs", "ok"])
     geo = {"lon": per_row(ulon), "lat": per_row(ulat), "easting": per_row(ue),
            "northing": per_row(un), "lsoa11cd": pc.coalesce(given, found),
+           # four values: kept as a dictionary (it reads back as strings)
            "geo_status": pa.DictionaryArray.from_arrays(
-               pa.array(status.astype(np.int32)), statuses).cast(pa.string())}
+               pa.array(status.astype(np.int32)), statuses)}
     for name, col in geo.items():
-        rows = rows.set_column(rows.column_names.index(name), rows.field(name),
-                               col.cast(rows.field(name).type))
+        if name != "geo_status":
+            col = col.cast(rows.field(name).type)
+        rows = rows.set_column(rows.column_names.index(name), name, col)
     return rows
 
 

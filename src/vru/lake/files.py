@@ -35,6 +35,7 @@ _END = object()
 @dataclass
 class _Open:
     writer: pq.ParquetWriter
+    schema: pa.Schema
     rel: str
     partition: dict[str, str | None]
     rows: int = 0
@@ -112,14 +113,19 @@ def write_files(root: Path, schema: pa.Schema, partition_by: tuple[str, ...],
     errors: list[BaseException] = []
     lock = threading.Lock()
 
-    def open_file(values: dict[str, str | None]) -> _Open:
+    def open_file(values: dict[str, str | None], part: pa.Table) -> _Open:
         sub = _partition_dir(values)
         rel = (f"{sub}/" if sub else "") + f"part-{uuid.uuid4().hex}.snappy.parquet"
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        return _Open(pq.ParquetWriter(root / rel, file_schema, compression="snappy",
+        # dictionary-encoded strings are written as such (their pages are the dictionary);
+        # without the Arrow schema in the footer, every reader sees plain strings
+        schema = pa.schema([part.schema.field(f.name).with_nullable(f.nullable)
+                            if pa.types.is_dictionary(part.schema.field(f.name).type) else f
+                            for f in file_schema])
+        return _Open(pq.ParquetWriter(root / rel, schema, compression="snappy",
                                       write_statistics=stats_cols or False,
-                                      use_dictionary=dictionary or False),
-                     rel, values)
+                                      use_dictionary=dictionary or False, store_schema=False),
+                     schema, rel, values)
 
     def close(f: _Open) -> None:
         f.writer.close()
@@ -132,9 +138,12 @@ def write_files(root: Path, schema: pa.Schema, partition_by: tuple[str, ...],
             while (b := work.get()) is not _END:
                 for values, part in _split(b, partition_by):
                     key = tuple(values.values())
-                    f = open_.get(key) or open_file(values)
+                    part = part.select(file_schema.names)
+                    f = open_.get(key) or open_file(values, part)
                     open_[key] = f
-                    f.writer.write_table(part.select(file_schema.names))
+                    if not part.schema.equals(f.schema):
+                        part = part.cast(f.schema)
+                    f.writer.write_table(part)
                     f.rows += part.num_rows
                     if f.rows >= ROWS_PER_FILE:
                         close(open_.pop(key))
@@ -172,13 +181,15 @@ def _split(t: pa.Table, partition_by: tuple[str, ...]
     if not partition_by:
         yield {}, t
         return
+    if len(partition_by) == 1:
+        c = partition_by[0]
+        uniq = pc.unique(t[c]).cast(pa.string()).to_pylist()
+        if len(uniq) == 1:  # the usual case: no column is decoded
+            yield {c: uniq[0]}, t
+            return
     cols = {c: t[c].cast(pa.string()) for c in partition_by}
     if len(partition_by) == 1:
         (c, arr), = cols.items()
-        uniq = pc.unique(arr).to_pylist()
-        if len(uniq) == 1:
-            yield {c: uniq[0]}, t
-            return
         for v in uniq:
             yield {c: v}, t.filter(pc.is_null(arr) if v is None else pc.equal(arr, v))
         return

@@ -33,6 +33,7 @@ from vru.lake.enrich import enrich_arrow, enrich_select
 from vru.lake.store import Store, writer_properties
 from vru.lake.tables import INGEST_LOG, SPECS, TableSpec, content_columns
 from vru.sources.base import QUARANTINE_SCHEMA, Problem, SourceError
+from vru.sources.canonical import loosely, repeat
 from vru.sources.csvfile import FileFacts
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
@@ -222,7 +223,7 @@ class Batch:
         self._geo_pending.add(table)
         n = rows.num_rows
         rows = rows.set_column(rows.column_names.index("batch_id"), "batch_id",
-                               _repeat(self.batch_id, n))
+                               repeat(self.batch_id, n))
         rows = rows.select([*spec.schema.names, "_file"]).append_column(
             "_rid", pa.array(np.arange(n, dtype=np.int64)))
         self._arrow[table] = rows
@@ -454,7 +455,7 @@ class Batch:
         if rejected:
             arrow = arrow.filter(pc.invert(pc.is_in(arrow["_file"],
                                                     pa.array(rejected, pa.int32()))))
-        return arrow.select(spec.schema.names).cast(spec.schema)
+        return loosely(arrow, spec.schema)
 
     def _rows(self, con: duckdb.DuckDBPyConnection, spec: TableSpec, live: str,
               keep: str) -> pa.RecordBatchReader:
@@ -462,7 +463,8 @@ class Batch:
         self._ensure_geo(spec.name)
         direct = self._kept_arrow(con, spec, keep)
         if direct is not None:
-            return pa.RecordBatchReader.from_batches(spec.schema, direct.to_batches(1 << 18))
+            plain = direct.cast(spec.schema)  # delta-rs writes plain strings
+            return pa.RecordBatchReader.from_batches(spec.schema, plain.to_batches(1 << 18))
         staged = f'"s_{spec.name}"'
         arrow = spec.name in self._arrow
         drop = "_file, _rid" if arrow else "_file"
@@ -582,12 +584,6 @@ class Batch:
         if rows:
             self.store.write(SPECS["ingest_log"], pa.Table.from_pylist(rows, schema=INGEST_LOG),
                              mode="append", metadata={"batch_id": self.batch_id})
-
-
-def _repeat(value: str, n: int) -> pa.Array:
-    """A string column holding ``value`` ``n`` times, built in Arrow (not in Python)."""
-    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)),
-                                          pa.array([value])).cast(pa.string())
 
 
 def _key_sql(key: tuple[str, ...], alias: str | None = None) -> str:

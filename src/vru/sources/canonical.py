@@ -7,6 +7,7 @@ the missing coordinate system, ``lsoa11cd`` where a source lacks it, ``geo_statu
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 
 TS = pa.timestamp("us")
@@ -128,3 +129,24 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
         else:
             cols.append(pa.nulls(n, f.type))
     return pa.Table.from_arrays(cols, schema=schema)
+
+
+def repeat(value: str, n: int) -> pa.DictionaryArray:
+    """``value`` ``n`` times as a dictionary column: no string is copied n times, and the
+    Parquet writer stores it as the one-entry dictionary it is."""
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([value]))
+
+
+def loosely(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`conform`, except that dictionary-encoded strings stay encoded (they read back as
+    strings; decoding them would copy every value)."""
+    cols, fields = [], []
+    for f in schema:
+        col = table[f.name] if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+        if pa.types.is_dictionary(col.type) and col.type.value_type == f.type:
+            fields.append(pa.field(f.name, col.type, f.nullable))
+        else:
+            col = col.cast(f.type)
+            fields.append(f)
+        cols.append(col)
+    return pa.Table.from_arrays(cols, schema=pa.schema(fields))

@@ -289,8 +289,9 @@ def _number(table: pa.Table, names: dict[str, str], rejects: list[tuple]) -> pa.
             rows = idx == fi
             k = record[rows] - 2
             record[rows] += np.searchsorted(gaps, k, side="right")
-    name = pa.array([names[f] for f in files], pa.string()).take(enc.indices) if n else \
-        pa.array([], pa.string())
+    # the user's name of each row's file, as a dictionary: one string per file, not per row
+    name = pa.DictionaryArray.from_arrays(enc.indices, pa.array([names[f] for f in files],
+                                                                pa.string()))
     return (table.drop_columns(["filename"]).append_column("_name", name)
             .append_column("_record", pa.array(record, pa.int64())))
 

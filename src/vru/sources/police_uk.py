@@ -250,12 +250,13 @@ def _finish_street(table: pa.Table | None, problems: list[Problem]) -> pa.Table:
             where[np.flatnonzero(np.asarray(no_id))[later]] = np.arange(int(later.sum()))
             refs = pc.coalesce(keys.take(pa.array(where, mask=where < 0)), refs)
     given = {"source_ref": refs, "source_file": table["_name"], "source_line": table["_record"],
-             "source": _constant(SOURCE, n), "time_precision": _constant("month", n)}
+             "source": canonical.repeat(SOURCE, n),
+             "time_precision": canonical.repeat("month", n)}
     cols = [given[f.name] if f.name in given else table[f.name]
             if f.name in table.column_names else pa.nulls(n, f.type)
             for f in canonical.INCIDENTS]
     return pa.Table.from_arrays([*cols, table["_name"]],
-                                schema=canonical.INCIDENTS.append(pa.field("_name", pa.string())))
+                                names=[*canonical.INCIDENTS.names, "_name"])
 
 
 def _ordinals(code: np.ndarray) -> np.ndarray:
