@@ -109,10 +109,13 @@ def enrich_arrow(con: duckdb.DuckDBPyConnection | None, rows: pa.Table,
     located = code >= 0
     take = pa.array(np.where(located, code, 0)) if len(uniq) else None
 
+    rows_point = pa.array(code.astype(np.int32), mask=~located)
+
     def per_row(values: np.ndarray) -> pa.Array:
-        out = np.full(n, np.nan)
-        out[located] = np.asarray(values, float)[code[located]]
-        return pa.array(out, from_pandas=True)  # NaN → null
+        # each row points at its distinct point: a dictionary, which the Parquet writer
+        # stores as it is (and every reader sees as plain numbers)
+        return pa.DictionaryArray.from_arrays(
+            rows_point, pa.array(np.asarray(values, float), from_pandas=True))
 
     given = rows["lsoa11cd"].combine_chunks()
     if take is not None:
@@ -129,7 +132,7 @@ def enrich_arrow(con: duckdb.DuckDBPyConnection | None, rows: pa.Table,
            "geo_status": pa.DictionaryArray.from_arrays(
                pa.array(status.astype(np.int32)), statuses)}
     for name, col in geo.items():
-        if name != "geo_status":
+        if not pa.types.is_dictionary(col.type):
             col = col.cast(rows.field(name).type)
         rows = rows.set_column(rows.column_names.index(name), name, col)
     return rows

@@ -31,6 +31,8 @@ STATS_KEPT = frozenset({"source", "force", "month", "category", "offence_code", 
 # Columns whose values rarely repeat: no dictionary encoding (it is tried, then dropped).
 UNIQUE = frozenset({"source_ref", "row_hash", "source_line"})
 
+ROW_GROUP = 1 << 17  # rows per Parquet row group when appending an Arrow table
+
 TARGET_FILE_SIZE = 32 << 20  # bytes per data file: bounds what the writer buffers
 
 
@@ -116,7 +118,8 @@ class Store:
     def _append(self, spec: TableSpec, data, props: CommitProperties) -> int:
         path = self.path(spec.name)
         path.mkdir(parents=True, exist_ok=True)
-        batches = data.to_batches() if isinstance(data, pa.Table) else data
+        # batches of a size that keeps every writer thread busy (each is a row group)
+        batches = data.to_batches(ROW_GROUP) if isinstance(data, pa.Table) else data
         stats = [f.name for f in spec.schema
                  if not pa.types.is_string(f.type) or f.name in STATS_KEPT]
         actions = write_files(path, spec.schema, spec.partition_by, batches, stats,
