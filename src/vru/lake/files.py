@@ -117,10 +117,10 @@ def write_files(root: Path, schema: pa.Schema, partition_by: tuple[str, ...],
         sub = _partition_dir(values)
         rel = (f"{sub}/" if sub else "") + f"part-{uuid.uuid4().hex}.snappy.parquet"
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        # dictionary-encoded strings are written as such (their pages are the dictionary);
-        # without the Arrow schema in the footer, every reader sees plain strings
+        # dictionaries and string views are written as such (a dictionary's pages are the
+        # dictionary); without the Arrow schema in the footer, readers see plain types
         schema = pa.schema([part.schema.field(f.name).with_nullable(f.nullable)
-                            if pa.types.is_dictionary(part.schema.field(f.name).type) else f
+                            if _as_given(part.schema.field(f.name).type, f.type) else f
                             for f in file_schema])
         return _Open(pq.ParquetWriter(root / rel, schema, compression="snappy",
                                       write_statistics=stats_cols or False,
@@ -173,6 +173,13 @@ def write_files(root: Path, schema: pa.Schema, partition_by: tuple[str, ...],
                       partition_values=f.partition, modification_time=stamp,
                       data_change=True, stats=file_stats(root / f.rel, file_schema.names))
             for f in done if f.rows]
+
+
+def _as_given(given: pa.DataType, wanted: pa.DataType) -> bool:
+    """Whether a column of type ``given`` is written as it is for a ``wanted`` column: a
+    dictionary of such values, or string views for strings (both read back as ``wanted``)."""
+    return ((pa.types.is_dictionary(given) and given.value_type == wanted)
+            or (given == pa.string_view() and wanted == pa.string()))
 
 
 def _split(t: pa.Table, partition_by: tuple[str, ...]

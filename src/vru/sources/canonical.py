@@ -143,7 +143,8 @@ def loosely(table: pa.Table, schema: pa.Schema) -> pa.Table:
     cols, fields = [], []
     for f in schema:
         col = table[f.name] if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
-        if pa.types.is_dictionary(col.type) and col.type.value_type == f.type:
+        if (pa.types.is_dictionary(col.type) and col.type.value_type == f.type) or (
+                col.type == pa.string_view() and f.type == pa.string()):
             fields.append(pa.field(f.name, col.type, f.nullable))
         else:
             col = col.cast(f.type)

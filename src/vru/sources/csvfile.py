@@ -242,7 +242,7 @@ def _scan(con, header: tuple[str, ...], members, columns, query: str
     # rows must come out in file order, since a row's record number is its place there:
     # with insertion order free, a big file's blocks can arrive out of order
     order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
-    con.execute("SET preserve_insertion_order = true")
+    con.execute("SET preserve_insertion_order = true; SET produce_arrow_string_view = true")
     try:
         table = con.sql(
             f"WITH _csv AS (SELECT {renamed}, filename FROM read_csv("
@@ -255,7 +255,8 @@ def _scan(con, header: tuple[str, ...], members, columns, query: str
         raise SourceError(first.path if len(members) == 1 else ", ".join(names.values()),
                           f"cannot be read as CSV: {str(e).splitlines()[0]}") from None
     finally:
-        con.execute(f"SET preserve_insertion_order = {str(order).lower()}")
+        con.execute(f"SET preserve_insertion_order = {str(order).lower()}; "
+                    "SET produce_arrow_string_view = false")
     rejects = con.execute("""
         SELECT s.file_path, r.line, any_value(r.csv_line), any_value(r.error_type),
                any_value(r.error_message)
