@@ -69,6 +69,20 @@ def test_rereleased_month_replaces_force_month(home, tmp_path, street_month_text
     assert outcome.column(0)[0].as_py() == "Offender given a caution"
 
 
+def test_months_ingested_one_after_another_all_stay(home):
+    from vru.data import police_uk_months
+
+    months = police_uk_months()
+    sizes = []
+    for m in months:  # each ingest adds its force-month and leaves the others alone
+        s = ingest_police_uk(home, [m]).summary()
+        assert s["removed"] == 0 and s["added"] == s["rows_in"] - s["quarantined"]
+        sizes.append(s["added"])
+    per_month = vru.open(home).sql(
+        "SELECT month, count(*) AS n FROM incidents GROUP BY month ORDER BY month").to_pylist()
+    assert [r["n"] for r in per_month] == sizes
+
+
 def test_reformatted_release_is_duplicates_not_updates(home, tmp_path, street_month_text):
     # same crimes, coordinates written with fewer digits: the row hash differs, the content
     # the lake holds does not, so nothing is rewritten (rows without a Crime ID are left as

@@ -90,6 +90,7 @@ class IngestResult:
 class _Target:
     spec: TableSpec
     scope: str | None = None  # SQL filter of the rows this batch may touch, e.g. source='x'
+    fixed: tuple[str, ...] = ()  # key columns the scope pins to one value: left out of keys
     replace_unit: tuple[str, ...] = ()  # replace these units (force-month) wholesale
 
 
@@ -166,10 +167,15 @@ class Batch:
         f = self.files[idx]
         f.status, f.message = "rejected", str(err)
 
-    def target(self, table: str, scope: str | None = None,
+    def target(self, table: str, source: str | None = None,
                replace_unit: tuple[str, ...] = (), spec: TableSpec | None = None) -> None:
+        """Declare that this batch writes ``table``; with ``source``, only that source's
+        rows (every staged row has it, and the lake's rows of other sources are untouched)."""
         if table not in self.targets:
-            self.targets[table] = _Target(spec or SPECS[table], scope, replace_unit)
+            scope = f"source = {_q(source)}" if source else None
+            self.targets[table] = _Target(spec or SPECS[table], scope=scope,
+                                          replace_unit=replace_unit,
+                                          fixed=("source",) if source else ())
         self._touch.add(table)
 
     def stage(self, table: str, rows: pa.Table | str, file_idx: int | None) -> None:
@@ -289,7 +295,8 @@ class Batch:
         # a file that failed part-way is rejected whole: what it staged is ignored
         rejected = [i for i, f in enumerate(self.files) if f.status == "rejected"] or [-1]
         live = f"_file NOT IN ({', '.join(map(str, rejected))})"
-        key = _key_sql(spec.key)
+        # the identity within this batch's scope: a pinned source need not be compared
+        key = _key_sql(tuple(k for k in spec.key if k not in tgt.fixed) or spec.key)
         unit = list(tgt.replace_unit)
         unit_cols = "".join(f", {u}" for u in unit)
         rid = "_rid" if spec.name in self._arrow else "rowid"

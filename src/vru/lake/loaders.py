@@ -138,7 +138,7 @@ def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = No
     def street_files(batch: Batch) -> None:
         if not streets:
             return
-        batch.target("incidents", scope="source = 'police_uk'", replace_unit=("force", "month"))
+        batch.target("incidents", source="police_uk", replace_unit=("force", "month"))
         by_name = {inp.name: idx for idx, inp in streets}
         done = 0
         for group in _chunks(streets, [inp.path.stat().st_size for _, inp in streets],
@@ -176,7 +176,7 @@ def _force_extract_file(batch: Batch, idx: int, inp: InputFile,
     f = batch.files[idx]
     f.kind, f.sha256 = "force_extract", facts.sha256
     f.notes.extend(facts.notes)
-    batch.target("incidents", scope="source = 'force_extract'")
+    batch.target("incidents", source="force_extract")
     rows = 0
     for block, problems in force_extract.iter_force_extract(inp.path, facts=facts):
         if block.num_rows:
