@@ -194,3 +194,18 @@ def test_stray_quote_swallows_nothing_silently(tmp_path):
     table, problems = read_street(write(tmp_path, "q-street.csv", HEADER + '\n "\n' + good))
     kept = "f" * 64 in table["source_ref"].to_pylist()
     assert kept or any("f" * 64 in p.raw for p in problems)
+
+
+def test_two_files_in_one_scan_keep_their_own_line_numbers(tmp_path):
+    a = write(tmp_path, "a-street.csv", HEADER + "\n" + row(**{"Crime ID": "a" * 64})
+              + row(**{"Crime ID": "b" * 64}))
+    b = write(tmp_path, "b-street.csv", HEADER + "\n" + "only,three,fields\n"
+              + row(**{"Crime ID": "c" * 64}) + row(**{"Crime ID": "d" * 64, "Month": "x"}))
+    con = duckdb.connect()
+    inputs = [EngineInput(p, p.name, inspect_bytes(p)) for p in (a, b)]
+    table, counts, problems, errors = police_uk.read_street(con, inputs, tmp_path / "work")
+    assert errors == {} and counts == {"a-street.csv": 2, "b-street.csv": 3}
+    got = {(r["source_file"], r["source_line"]) for r in
+           table.select(["source_file", "source_line"]).to_pylist()}
+    assert got == {("a-street.csv", 2), ("a-street.csv", 3), ("b-street.csv", 3)}
+    assert {(p.file, p.line) for p in problems} == {("b-street.csv", 2), ("b-street.csv", 4)}

@@ -176,8 +176,8 @@ def read_engine(con, inputs: Sequence[EngineInput], columns: Mapping[str, Sequen
     """Read CSVs with DuckDB's parallel reader and transform their rows in the same pass.
 
     ``query`` reads relation ``_csv``: the canonical columns (all strings; others are
-    dropped) and ``filename``, which it must keep, changing no row order. Files sharing a
-    header are read in one scan, straight into Arrow, in file order; the result gets
+    dropped) and ``_fi``, the file's index, which it must keep, changing no row order.
+    Files sharing a header are read in one scan, straight into Arrow, in file order; the result gets
     ``_name`` (the file as the user knows it) and ``_record``: the row's number in its file
     counting the header as 1 (the line number unless an earlier field holds a line break
     or blank lines precede). Rows DuckDB cannot split into the header's fields become
@@ -245,9 +245,9 @@ def _scan(con, header: tuple[str, ...], members, columns, query: str
     con.execute("SET preserve_insertion_order = true; SET produce_arrow_string_view = true")
     try:
         table = con.sql(
-            f"WITH _csv AS (SELECT {renamed}, filename FROM read_csv("
+            f"WITH _csv AS (SELECT {renamed}, file_index::INTEGER AS _fi FROM read_csv("
             f"?, header = true, auto_detect = false, columns = {spec}, delim = ',', "
-            "quote = '\"', escape = '\"', filename = true, store_rejects = true, "
+            "quote = '\"', escape = '\"', store_rejects = true, "
             f"rejects_table = '_rej', rejects_scan = '_scan')) {query}", params=[list(names)]
         ).to_arrow_table()
     except Exception as e:  # duckdb.Error: a file as a whole cannot be read
@@ -270,10 +270,12 @@ def _scan(con, header: tuple[str, ...], members, columns, query: str
 
 
 def _number(table: pa.Table, names: dict[str, str], rejects: list[tuple]) -> pa.Table:
-    """Replace the scan's ``filename`` by ``_name`` and ``_record`` (rows in file order)."""
+    """Replace the scan's ``_fi`` (file index) by ``_name`` and ``_record`` (rows are in
+    file order)."""
     n = table.num_rows
-    enc = pc.dictionary_encode(table["filename"]).combine_chunks()
-    idx = np.asarray(enc.indices, dtype=np.int64) if n else np.zeros(0, np.int64)
+    paths = list(names)
+    idx = (table["_fi"].combine_chunks().to_numpy(zero_copy_only=False).astype(np.int32)
+           if n else np.zeros(0, np.int32))
     starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]]) if n else np.zeros(0, np.int64)
     if len(np.unique(idx[starts])) != len(starts):
         raise RuntimeError("the CSV scan returned a file's rows out of order")  # a DuckDB bug
@@ -282,8 +284,7 @@ def _number(table: pa.Table, names: dict[str, str], rejects: list[tuple]) -> pa.
     by_file: dict[str, list[int]] = {}
     for fp, line, *_rest in rejects:
         by_file.setdefault(fp, []).append(int(line))
-    files = enc.dictionary.to_pylist()
-    for fi, fp in enumerate(files):
+    for fi, fp in enumerate(paths):
         if fp in by_file:
             # good row k (0-based) of a file follows its reject j when k >= line_j - 2 - j
             gaps = np.array([ln - 2 - j for j, ln in enumerate(sorted(by_file[fp]))])
@@ -291,9 +292,9 @@ def _number(table: pa.Table, names: dict[str, str], rejects: list[tuple]) -> pa.
             k = record[rows] - 2
             record[rows] += np.searchsorted(gaps, k, side="right")
     # the user's name of each row's file, as a dictionary: one string per file, not per row
-    name = pa.DictionaryArray.from_arrays(enc.indices, pa.array([names[f] for f in files],
-                                                                pa.string()))
-    return (table.drop_columns(["filename"]).append_column("_name", name)
+    name = pa.DictionaryArray.from_arrays(pa.array(idx, pa.int32()),
+                                          pa.array(list(names.values()), pa.string()))
+    return (table.drop_columns(["_fi"]).append_column("_name", name)
             .append_column("_record", pa.array(record, pa.int64())))
 
 

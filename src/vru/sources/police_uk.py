@@ -201,7 +201,7 @@ def read_street(con: duckdb.DuckDBPyConnection, inputs: list[EngineInput], workd
         SELECT {', '.join(f"{e} AS {c}" for c, e in exprs.items())},
                CASE WHEN id IS NULL THEN left(_h, 24) END AS _hk,
                CASE WHEN _field IS NOT NULL THEN {{'field': _field, 'm': m, 'ct': ct, 'xs': xs,
-                   'ys': ys, 'ls': ls, 'x': x, 'y': y, 'raw': [{raw}]}} END AS _bad, filename
+                   'ys': ys, 'ls': ls, 'x': x, 'y': y, 'raw': [{raw}]}} END AS _bad, _fi
         FROM (SELECT *, CASE WHEN _field IS NULL AND id IS NULL THEN md5({content}) END AS _h
               FROM (
             SELECT *, {checks} AS _field FROM (
