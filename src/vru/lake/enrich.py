@@ -126,8 +126,11 @@ def enrich_arrow(con: duckdb.DuckDBPyConnection | None, rows: pa.Table,
     status = np.where(~located, 0, np.where(np.asarray(pc.is_null(found)), 1,
                                             np.where(np.asarray(differs), 2, 3)))
     statuses = pa.array(["no_location", "outside_boundaries", "lsoa_differs", "ok"])
+    # the source's LSOA where it gave one (data.police.uk always does for a located crime)
+    unfilled = pc.and_(pc.is_null(given), pa.array(located))
+    lsoa = pc.coalesce(given, found) if pc.any(unfilled).as_py() else given
     geo = {"lon": per_row(ulon), "lat": per_row(ulat), "easting": per_row(ue),
-           "northing": per_row(un), "lsoa11cd": pc.coalesce(given, found),
+           "northing": per_row(un), "lsoa11cd": lsoa,
            # four values: kept as a dictionary (it reads back as strings)
            "geo_status": pa.DictionaryArray.from_arrays(
                pa.array(status.astype(np.int32)), statuses)}

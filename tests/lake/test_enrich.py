@@ -1,0 +1,67 @@
+"""Derived geography: the Arrow path agrees with the engine path, status by status."""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from vru.lake.enrich import enrich_arrow, enrich_select
+from vru.sources.canonical import INCIDENTS
+
+READING = (-0.9731, 51.4543)  # Reading town centre, E01016466 area
+PARIS = (2.35, 48.85)  # a point no shipped LSOA covers (and outside Great Britain)
+
+
+def rows(points: list[dict]) -> pa.Table:
+    base = dict.fromkeys(INCIDENTS.names)
+    return pa.Table.from_pylist([{**base, **p} for p in points], schema=INCIDENTS)
+
+
+def engine(t: pa.Table) -> pa.Table:
+    con = duckdb.connect()
+    con.register("t", t)
+    return con.sql(enrich_select(con, "t")).to_arrow_table()
+
+
+def plain(t: pa.Table) -> list[dict]:
+    cols = ["lon", "lat", "easting", "northing", "lsoa11cd", "geo_status"]
+    return [{k: (round(v, 6) if isinstance(v, float) else v) for k, v in r.items()}
+            for r in t.select(cols).cast(pa.schema([INCIDENTS.field(c) for c in cols]))
+            .to_pylist()]
+
+
+@pytest.fixture
+def wgs_rows() -> pa.Table:
+    found = engine(rows([{"lon": READING[0], "lat": READING[1]}]))["lsoa11cd"][0].as_py()
+    assert found and found.startswith("E01")
+    return rows([
+        {"lon": READING[0], "lat": READING[1]},                       # LSOA derived
+        {"lon": READING[0], "lat": READING[1], "lsoa11cd": found},    # given, agrees
+        {"lon": READING[0], "lat": READING[1], "lsoa11cd": "E01000001"},  # given, differs
+        {"lon": PARIS[0], "lat": PARIS[1]},                           # outside boundaries
+        {},                                                           # no location
+    ])
+
+
+def test_statuses(wgs_rows):
+    got = plain(enrich_arrow(None, wgs_rows))
+    assert [r["geo_status"] for r in got] == [
+        "ok", "ok", "lsoa_differs", "outside_boundaries", "no_location"]
+    assert got[0]["lsoa11cd"] == got[1]["lsoa11cd"] and got[2]["lsoa11cd"] == "E01000001"
+    assert 470_000 < got[0]["easting"] < 475_000 and 172_000 < got[0]["northing"] < 175_000
+    assert got[4]["easting"] is None and got[4]["lsoa11cd"] is None
+
+
+def test_arrow_path_equals_engine_path(wgs_rows):
+    assert plain(enrich_arrow(None, wgs_rows)) == plain(engine(wgs_rows))
+
+
+def test_grid_references_and_mixed_systems(wgs_rows):
+    e, n = plain(enrich_arrow(None, wgs_rows))[0]["easting"], plain(
+        enrich_arrow(None, wgs_rows))[0]["northing"]
+    bng = rows([{"easting": e, "northing": n}, {}])
+    got = plain(enrich_arrow(None, bng))
+    assert abs(got[0]["lon"] - READING[0]) < 1e-5 and got[0]["geo_status"] == "ok"
+    mixed = pa.concat_tables([wgs_rows, bng])  # both systems: the engine joins them
+    assert plain(enrich_arrow(None, mixed)) == plain(engine(mixed))
