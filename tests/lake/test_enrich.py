@@ -35,7 +35,8 @@ def same(a: list[dict], b: list[dict]) -> bool:
         if isinstance(x, float) and isinstance(y, float):
             return abs(x - y) <= 1e-9 * max(1.0, abs(x))
         return x == y
-    return len(a) == len(b) and all(close(r[k], q[k]) for r, q in zip(a, b) for k in r)
+    return len(a) == len(b) and all(close(r[k], q[k])
+                                    for r, q in zip(a, b, strict=True) for k in r)
 
 
 @pytest.fixture

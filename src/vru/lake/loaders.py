@@ -142,43 +142,31 @@ def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = No
         by_name = {inp.name: idx for idx, inp in streets}
         groups = _chunks(streets, [inp.path.stat().st_size for _, inp in streets],
                          STREET_CHUNK_BYTES)
-        # the next part is read (on a cursor of its own) while this one is diffed and the
-        # one before is written: reading, diffing and writing overlap
-        cursor = batch.con.cursor()
-
-        def read(group: list[tuple[int, InputFile]]):
-            chunk = known(batch, group)
-            return police_uk.read_street(cursor, chunk, batch.workdir) if chunk else None
-
         done = 0
-        with ThreadPoolExecutor(1, thread_name_prefix="vru-read") as reader:
-            ahead = reader.submit(read, groups[0])
-            for i, group in enumerate(groups):
-                if progress:
-                    progress(f"street files {done + 1}-{done + len(group)} of {len(streets)}",
-                             done, len(streets))
-                done += len(group)
-                got = ahead.result()
-                if i + 1 < len(groups):
-                    ahead = reader.submit(read, groups[i + 1])
-                if got is None:
-                    continue
-                rows, counts, problems, errors = got
-                for name, err in errors.items():
-                    batch.reject(by_name[name], err)
-                for name, n in counts.items():
-                    batch.count_read(by_name[name], n)
-                for p in problems:
-                    batch.quarantine(by_name[p.file], [p])
-                names = pc.dictionary_encode(rows["_name"]).combine_chunks()
-                index = pa.array([by_name[n] for n in names.dictionary.to_pylist()], pa.int32())
-                rows = rows.drop_columns(["_name"]).append_column(
-                    "_file", index.take(names.indices) if rows.num_rows
-                    else pa.array([], pa.int32()))
-                batch.stage_arrow("incidents", rows)
-                del rows, got
-                batch.flush("incidents")
-        cursor.close()
+        for group in groups:
+            if progress:
+                progress(f"street files {done + 1}-{done + len(group)} of {len(streets)}",
+                         done, len(streets))
+            done += len(group)
+            chunk = known(batch, group)
+            if not chunk:
+                continue
+            rows, counts, problems, errors = police_uk.read_street(batch.con, chunk,
+                                                                   batch.workdir)
+            for name, err in errors.items():
+                batch.reject(by_name[name], err)
+            for name, n in counts.items():
+                batch.count_read(by_name[name], n)
+            for p in problems:
+                batch.quarantine(by_name[p.file], [p])
+            names = pc.dictionary_encode(rows["_name"]).combine_chunks()
+            index = pa.array([by_name[n] for n in names.dictionary.to_pylist()], pa.int32())
+            rows = rows.drop_columns(["_name"]).append_column(
+                "_file", index.take(names.indices) if rows.num_rows
+                else pa.array([], pa.int32()))
+            batch.stage_arrow("incidents", rows)
+            del rows
+            batch.flush("incidents")
 
     return _run(home, paths, one, actor, command, progress, finish=street_files,
                 prefetch=True)
