@@ -8,7 +8,6 @@ number unless an earlier quoted field holds a line break.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import hashlib
 import io
@@ -55,40 +54,34 @@ def inspect_bytes(path: str | Path) -> FileFacts:
 
     UTF-8 (with or without BOM) is preferred; a file that is not valid UTF-8 is read as
     cp1252 (Excel's default on British Windows), or latin-1 where cp1252 has no character.
+    The bytes are read into one reused buffer and checked by Arrow's UTF-8 validator, so
+    no text object is made of a file that may be gigabytes long.
     """
     path = Path(path)
     h = hashlib.sha256()
-    dec = codecs.getincrementaldecoder("utf-8")()
-    utf8 = True
+    utf8 = _Utf8()
     cp1252_ok = True
     size = 0
+    buf = bytearray(BLOCK_SIZE)
     with open(path, "rb") as f:
-        head = f.read(_SNIFF)
-        if b"\x00" in head:
+        n = f.readinto(buf)
+        if b"\x00" in buf[:min(n, _SNIFF)]:
             raise SourceError(path, "not a CSV text file (it holds binary data); "
                               "give the .csv files or the data.police.uk .zip")
-        block = head
-        while block:
-            size += len(block)
+        while n:
+            block = memoryview(buf)[:n]
+            size += n
             h.update(block)
-            if utf8:
+            if utf8.ok:
+                utf8.feed(block)
+            if not utf8.ok and cp1252_ok:
                 try:
-                    dec.decode(block)
-                except UnicodeDecodeError:
-                    utf8 = False
-            if not utf8 and cp1252_ok:
-                try:
-                    block.decode("cp1252")
+                    bytes(block).decode("cp1252")
                 except UnicodeDecodeError:
                     cp1252_ok = False
-            block = f.read(BLOCK_SIZE)
-    if utf8:
-        try:
-            dec.decode(b"", final=True)
-        except UnicodeDecodeError:
-            utf8 = False
+            n = f.readinto(buf)
     notes = []
-    if utf8:
+    if utf8.finish():
         enc = "utf-8"
     elif cp1252_ok:
         enc = "cp1252"
@@ -97,6 +90,57 @@ def inspect_bytes(path: str | Path) -> FileFacts:
         enc = "latin-1"
         notes.append(f"{path.name}: not UTF-8; read as Latin-1")
     return FileFacts(sha256=h.hexdigest(), encoding=enc, size=size, notes=notes)
+
+
+class _Utf8:
+    """Streaming UTF-8 check by Arrow's vectorised validator, block by block; a character
+    cut by a block's end is checked whole with the next block's first bytes."""
+
+    def __init__(self) -> None:
+        self.ok = True
+        self._carry = b""  # the first 1-3 bytes of a character the last block cut
+
+    def feed(self, block: memoryview) -> None:
+        start = 0
+        if self._carry:
+            need = _char_length(self._carry[0]) - len(self._carry)
+            start = min(need, len(block))
+            piece = self._carry + bytes(block[:start])
+            if len(piece) < _char_length(piece[0]):  # still incomplete (a tiny block)
+                self._carry = piece
+                return
+            self.ok = _valid_utf8(piece)
+            self._carry = b""
+        end = len(block)
+        lead = end - 1
+        while lead >= start and lead > end - 4 and block[lead] & 0xC0 == 0x80:
+            lead -= 1  # back over continuation bytes to the last character's first byte
+        if lead >= start and block[lead] >= 0xC0 and end - lead < _char_length(block[lead]):
+            end = lead
+            self._carry = bytes(block[lead:])
+        if self.ok and end > start:
+            self.ok = _valid_utf8(block[start:end])
+
+    def finish(self) -> bool:
+        if self.ok and self._carry:
+            self.ok = False  # the file ends inside a character
+        return self.ok
+
+
+def _char_length(lead: int) -> int:
+    """Bytes in the UTF-8 character that starts with byte ``lead`` (1 if not a lead)."""
+    return 2 if 0xC0 <= lead < 0xE0 else 3 if 0xE0 <= lead < 0xF0 else \
+        4 if 0xF0 <= lead < 0xF8 else 1
+
+
+def _valid_utf8(data) -> bool:
+    body = pa.py_buffer(data)
+    offsets = pa.py_buffer(np.array([0, body.size], dtype=np.int32))
+    try:
+        pa.Array.from_buffers(pa.binary(), 1, [None, offsets, body]).cast(pa.string())
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def read_header(path: Path, encoding: str) -> list[str]:
