@@ -24,7 +24,6 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import shapely
-from scipy import ndimage
 
 __all__ = ["AreaIndex"]
 
@@ -163,6 +162,8 @@ class AreaIndex:
 
         # Cells untouched by any boundary form regions lying wholly in one polygon (or none):
         # test one cell centre per region. 4-connectivity keeps regions from leaking diagonally.
+        from scipy import ndimage  # only a build needs it; a cached index loads without
+
         regions, nregions = ndimage.label(~boundary)
         first = np.full(nregions + 1, -1, dtype=np.int64)
         flat = regions.ravel()
