@@ -1,11 +1,13 @@
 """Ingest: read → validate → quarantine → stage → diff against the lake → commit.
 
 Every input row ends up accepted (added or updated), quarantined, or a duplicate of what the
-lake already holds, and the three add up to the rows read. Rows are streamed block by block
-into an Arrow staging file, so memory stays bounded whatever the input size; the diff against
-the lake runs in DuckDB; each table gets at most one Delta commit per batch, and none when
-nothing changed. Delta commits are atomic, so a killed ingest leaves every table at its last
-version and the re-run, diffing against it, ingests exactly once.
+lake already holds, and the three add up to the rows read. Readers stage rows in DuckDB
+(block by block, bounded memory, spilling to disk) or, for bulk street files, as one Arrow
+table per part; the diff against the lake runs in DuckDB. A part of new rows is appended in
+the background (geography, then Parquet on every core, then one Delta commit) while the
+next part is read; anything that diffs against the table waits for it first. A table gets
+no commit when nothing changed. Delta commits are atomic, so a killed ingest leaves every
+table at its last version and the re-run, diffing against it, ingests exactly once.
 """
 
 from __future__ import annotations
