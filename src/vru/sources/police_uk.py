@@ -8,6 +8,7 @@ coordinates are the anonymised map points as published.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -200,8 +201,9 @@ def read_street(con: duckdb.DuckDBPyConnection, inputs: list[EngineInput], workd
     query = f"""
         SELECT {', '.join(f"{e} AS {c}" for c, e in exprs.items())},
                CASE WHEN id IS NULL THEN left(_h, 24) END AS _hk,
-               CASE WHEN _field IS NOT NULL THEN {{'field': _field, 'm': m, 'ct': ct, 'xs': xs,
-                   'ys': ys, 'ls': ls, 'x': x, 'y': y, 'raw': [{raw}]}} END AS _bad, _fi
+               CASE WHEN _field IS NOT NULL THEN to_json({{'field': _field, 'm': m, 'ct': ct,
+                   'xs': xs, 'ys': ys, 'ls': ls, 'x': x, 'y': y, 'raw': [{raw}]}})::VARCHAR
+                   END AS _bad, _fi
         FROM (SELECT *, CASE WHEN _field IS NULL AND id IS NULL THEN md5({content}) END AS _h
               FROM (
             SELECT *, {checks} AS _field FROM (
@@ -223,8 +225,11 @@ def _finish_street(table: pa.Table | None, problems: list[Problem]) -> pa.Table:
         return canonical.INCIDENTS.empty_table().append_column("_name", pa.array([], pa.string()))
     bad = pc.is_valid(table["_bad"])
     if pc.any(bad).as_py():
-        for name, rec, b in zip(*(table.filter(bad)[c].to_pylist()
-                                  for c in ("_name", "_record", "_bad")), strict=True):
+        # a failing row's details come as one JSON text: a struct column would carry
+        # empty children for every good row
+        for name, rec, text in zip(*(table.filter(bad)[c].to_pylist()
+                                     for c in ("_name", "_record", "_bad")), strict=True):
+            b = json.loads(text)
             reason = _street_reason(b["field"], b["m"], b["ct"], b["xs"], b["ys"], b["ls"],
                                     b["x"], b["y"])
             problems.append(Problem(name, int(rec), b["field"], reason, v.join_row(b["raw"])))
