@@ -302,17 +302,24 @@ class Batch:
         unit = list(tgt.replace_unit)
         unit_cols = "".join(f", {u}" for u in unit)
         rid = "_rid" if spec.name in self._arrow else "rowid"
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE nk AS
-                        SELECT {rid} AS rid, {key} AS k, row_hash, _file, source_line{unit_cols}
-                        FROM {staged} WHERE {live}""")
-        # later occurrences of a key inside this batch: duplicates if identical, else conflicts
+        arrow = spec.name in self._arrow
+        # rows staged in Arrow are read where they are; engine-staged ones are narrowed once
+        _replace(con, "nk", "VIEW" if arrow else "TABLE", f"""
+            SELECT {rid} AS rid, {key} AS k, row_hash, _file, source_line{unit_cols}
+            FROM {staged} WHERE {live}""")
+        # later occurrences of a key inside this batch: duplicates if identical, else
+        # conflicts. Distinct 64-bit hashes prove distinct keys, at a fraction of the cost
+        # of grouping the keys themselves; only a shared hash needs the full search.
+        distinct = con.execute("SELECT count(*) = count(DISTINCT hash(k)) FROM nk"
+                               ).fetchall()[0][0]
         con.execute("""
             CREATE OR REPLACE TEMP TABLE dup AS SELECT * FROM (
                 SELECT rid, row_hash = first_value(row_hash) OVER w AS same,
                        first_value(_file) OVER w AS f0, first_value(source_line) OVER w AS l0,
                        row_number() OVER w AS occ
                 FROM nk WHERE k IN (SELECT k FROM nk GROUP BY k HAVING count(*) > 1)
-                WINDOW w AS (PARTITION BY k ORDER BY _file, source_line)) WHERE occ > 1""")
+                WINDOW w AS (PARTITION BY k ORDER BY _file, source_line)) WHERE occ > 1"""
+                    + (" AND false" if distinct else ""))
         old = engine.register(con, self.store, spec.name, alias="old_all")
         scope = f"WHERE {tgt.scope}" if tgt.scope else ""
         if old:
@@ -330,16 +337,10 @@ class Batch:
         clash = con.execute("SELECT (SELECT count(*) FROM dup) + (SELECT count(*) FROM ok)"
                             ).fetchall()[0][0]
         # nothing repeated and nothing held: every row is new (the usual monthly load)
-        for (kind,) in con.execute("SELECT 'VIEW' FROM duckdb_views() WHERE view_name = 'st' "
-                                   "UNION ALL SELECT 'TABLE' FROM duckdb_tables() "
-                                   "WHERE table_name = 'st'").fetchall():
-            con.execute(f"DROP {kind} st")
-        con.execute("""
-            CREATE TEMP VIEW st AS
+        _replace(con, "st", "VIEW" if not clash else "TABLE", """
             SELECT rid, _file, source_line, k, NULL::INTEGER AS f0, NULL::BIGINT AS l0,
                    nk.* EXCLUDE (rid, _file, source_line, k, row_hash), 'added' AS status
             FROM nk""" if not clash else """
-            CREATE TEMP TABLE st AS
             SELECT nk.rid, nk._file, nk.source_line, nk.k, d.f0, d.l0,
                    nk.* EXCLUDE (rid, _file, source_line, k, row_hash), CASE
                 WHEN d.rid IS NOT NULL AND d.same THEN 'duplicate'
@@ -593,6 +594,15 @@ class Batch:
         if rows:
             self.store.write(SPECS["ingest_log"], pa.Table.from_pylist(rows, schema=INGEST_LOG),
                              mode="append", metadata={"batch_id": self.batch_id})
+
+
+def _replace(con: duckdb.DuckDBPyConnection, name: str, kind: str, select: str) -> None:
+    """Make ``name`` a temp VIEW or TABLE of ``select``, whichever it was before."""
+    for (was,) in con.execute(f"SELECT 'VIEW' FROM duckdb_views() WHERE view_name = '{name}' "
+                              f"UNION ALL SELECT 'TABLE' FROM duckdb_tables() "
+                              f"WHERE table_name = '{name}'").fetchall():
+        con.execute(f"DROP {was} {name}")
+    con.execute(f"CREATE TEMP {kind} {name} AS {select}")
 
 
 def _key_sql(key: tuple[str, ...], alias: str | None = None) -> str:
