@@ -20,8 +20,9 @@ def rows(points: list[dict]) -> pa.Table:
 
 def engine(t: pa.Table) -> pa.Table:
     con = duckdb.connect()
-    con.register("t", t)
-    return con.sql(enrich_select(con, "t")).to_arrow_table()
+    con.register("t", t.append_column("_i", pa.array(range(t.num_rows))))
+    # a join returns rows in any order: put them back in the input's
+    return con.sql(f"SELECT * FROM ({enrich_select(con, 't')}) ORDER BY _i").to_arrow_table()
 
 
 def plain(t: pa.Table) -> list[dict]:
