@@ -206,7 +206,7 @@ def utf8_copy(path: Path, facts: FileFacts, workdir: Path) -> Path:
 
 @dataclass(frozen=True)
 class EngineInput:
-    """A file for `load_into`: where it is, the name the user knows, its byte facts."""
+    """A file for `read_engine`: where it is, the name the user knows, its byte facts."""
 
     path: Path
     name: str
