@@ -203,3 +203,21 @@ def test_sigkill_mid_ingest_then_rerun_ingests_exactly_once(home, tmp_path, dela
     total = vru.open(home).sql("SELECT count(*), count(DISTINCT source_ref) FROM incidents")
     assert total.to_pylist()[0] == {"count_star()": 64866, "count(DISTINCT source_ref)": 64866}
     assert s["rows_in"] == s["accepted"] + s["duplicates"] + s["quarantined"] == 64866
+
+
+def test_a_failed_background_write_fails_the_ingest(home, tmp_path, street_month_text,
+                                                    monkeypatch):
+    # parts are written in the background: their failure must reach the caller, and the
+    # table must stay as it was
+    ingest_police_uk(home, [month_file(tmp_path, street_month_text)])
+    v = Store(home).version("incidents")
+
+    def full(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr("vru.lake.files.write_files", full)
+    monkeypatch.setattr("vru.lake.store.write_files", full)
+    other = street_month_text.replace("2018-11", "2018-12")
+    with pytest.raises(OSError, match="No space left"):
+        ingest_police_uk(home, [month_file(tmp_path, other, "2018-12-thames-valley-street.csv")])
+    assert Store(home).version("incidents") == v
