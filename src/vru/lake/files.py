@@ -28,6 +28,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from deltalake.transaction import AddAction
 
+from vru.sources.canonical import encodes
+
 ROWS_PER_FILE = 1 << 21  # a writer starts a new file after this many rows
 _END = object()
 
@@ -122,7 +124,7 @@ def write_files(root: Path, schema: pa.Schema, partition_by: tuple[str, ...],
         # dictionaries and string views are written as such (a dictionary's pages are the
         # dictionary); without the Arrow schema in the footer, readers see plain types
         schema = pa.schema([part.schema.field(f.name).with_nullable(f.nullable)
-                            if _as_given(part.schema.field(f.name).type, f.type) else f
+                            if encodes(part.schema.field(f.name).type, f.type) else f
                             for f in file_schema])
         return _Open(pq.ParquetWriter(root / rel, schema, compression=compression,
                                       write_statistics=stats_cols or False,
@@ -177,35 +179,21 @@ def write_files(root: Path, schema: pa.Schema, partition_by: tuple[str, ...],
             for f in done if f.rows]
 
 
-def _as_given(given: pa.DataType, wanted: pa.DataType) -> bool:
-    """Whether a column of type ``given`` is written as it is for a ``wanted`` column: a
-    dictionary of such values, or string views for strings (both read back as ``wanted``)."""
-    return ((pa.types.is_dictionary(given) and given.value_type == wanted)
-            or (given == pa.string_view() and wanted == pa.string()))
-
-
 def _split(t: pa.Table, partition_by: tuple[str, ...]
            ) -> Iterable[tuple[dict[str, str | None], pa.Table]]:
     """``t`` cut by the values of its partition columns (as Delta's strings)."""
     if not partition_by:
         yield {}, t
         return
-    if len(partition_by) == 1:
-        c = partition_by[0]
-        uniq = pc.unique(t[c]).cast(pa.string()).to_pylist()
-        if len(uniq) == 1:  # the usual case: no column is decoded
-            yield {c: uniq[0]}, t
-            return
-    cols = {c: t[c].cast(pa.string()) for c in partition_by}
-    if len(partition_by) == 1:
-        (c, arr), = cols.items()
-        for v in uniq:
-            yield {c: v}, t.filter(pc.is_null(arr) if v is None else pc.equal(arr, v))
+    names = list(partition_by)
+    keys = t.select(names).group_by(names).aggregate([]).to_pylist()
+    if len(keys) == 1:  # the usual case: one source per part, nothing decoded or filtered
+        yield {c: None if v is None else str(v) for c, v in keys[0].items()}, t
         return
-    keys = pa.table(cols).group_by(list(partition_by)).aggregate([]).to_pylist()
     for k in keys:
         mask = None
         for c, v in k.items():
-            m = pc.is_null(cols[c]) if v is None else pc.fill_null(pc.equal(cols[c], v), False)
+            col = t[c].cast(pa.string())
+            m = pc.is_null(col) if v is None else pc.fill_null(pc.equal(col, str(v)), False)
             mask = m if mask is None else pc.and_(mask, m)
-        yield k, t.filter(mask)
+        yield {c: None if v is None else str(v) for c, v in k.items()}, t.filter(mask)

@@ -35,7 +35,7 @@ from vru.lake.enrich import enrich_arrow, enrich_select
 from vru.lake.store import Store, writer_properties
 from vru.lake.tables import INGEST_LOG, SPECS, TableSpec, content_columns
 from vru.sources.base import QUARANTINE_SCHEMA, Problem, SourceError
-from vru.sources.canonical import loosely, repeat
+from vru.sources.canonical import conform, repeat
 from vru.sources.csvfile import FileFacts
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
@@ -164,6 +164,12 @@ class Batch:
     def add_file(self, name: str, kind: str = "") -> int:
         self.files.append(FileResult(name=name, kind=kind))
         return len(self.files) - 1
+
+    def describe(self, idx: int, kind: str, sha256: str, notes: list[str]) -> None:
+        """Record what file ``idx`` turned out to be: its kind, checksum and notes."""
+        f = self.files[idx]
+        f.kind, f.sha256 = kind, sha256
+        f.notes.extend(notes)
 
     def reject(self, idx: int, err: SourceError) -> None:
         f = self.files[idx]
@@ -404,15 +410,16 @@ class Batch:
             held = con.execute("SELECT count(*) FROM ok").fetchall()[0][0]
             if not held:  # units the lake does not hold yet (a new month): nothing to replace
                 return self._append(con, spec, live, keep, meta)
-            return self.store.write(spec, self._rows(con, spec, live, keep), mode="overwrite",
-                                    predicate=predicate, metadata=meta)
+            return self.store.write(spec, self._rows(con, spec, live, keep,
+                                                     self._all_kept(con, keep)),
+                                    mode="overwrite", predicate=predicate, metadata=meta)
         n_upd, n_add = con.execute("SELECT count(*) FILTER (status='updated'), "
                                    "count(*) FILTER (status='added') FROM st").fetchall()[0]
         if n_upd + n_add == 0:
             return None
         if n_upd == 0 or not old:
             return self._append(con, spec, live, "status IN ('added', 'updated')", meta)
-        reader = self._rows(con, spec, live, "status IN ('added', 'updated')")
+        reader = self._rows(con, spec, live, "status IN ('added', 'updated')", False)
         dt = self.store.table(spec.name)
         pred = " AND ".join(f"t.{k} = s.{k}" for k in spec.key)
         from deltalake import CommitProperties
@@ -450,37 +457,33 @@ class Batch:
                   ON {_key_sql(spec.key, 'n')} = {_key_sql(spec.key, 'o')}
                 WHERE n.{rid} IN (SELECT rid FROM st WHERE status = 'updated') AND {same})""")
 
-    def _kept_arrow(self, con: duckdb.DuckDBPyConnection, spec: TableSpec,
-                    keep: str) -> pa.Table | None:
-        """The kept rows as an Arrow table of the table's schema, when they were staged in
-        Arrow and every live row is kept (the first load of new units); else None."""
-        arrow = self._arrow.get(spec.name)
-        if arrow is None:
-            return None
+    @staticmethod
+    def _all_kept(con: duckdb.DuckDBPyConnection, keep: str) -> bool:
+        """Whether every live staged row satisfies ``keep`` (the first load of new units)."""
         total, kept = con.execute(f"SELECT count(*), count(*) FILTER ({keep}) FROM st"
                                   ).fetchall()[0]
-        if total != kept:
-            return None
+        return total == kept
+
+    def _arrow_rows(self, spec: TableSpec) -> pa.Table:
+        """The live rows staged in Arrow, as the table's columns (encodings kept)."""
+        arrow = self._arrow[spec.name]
         rejected = [i for i, f in enumerate(self.files) if f.status == "rejected"]
         if rejected:
             arrow = arrow.filter(pc.invert(pc.is_in(arrow["_file"],
                                                     pa.array(rejected, pa.int32()))))
-        return loosely(arrow, spec.schema)
+        return conform(arrow, spec.schema, keep_encoded=True)
 
     def _rows(self, con: duckdb.DuckDBPyConnection, spec: TableSpec, live: str,
-              keep: str) -> pa.RecordBatchReader:
+              keep: str, all_kept: bool) -> pa.RecordBatchReader:
         """The staged rows whose diff status satisfies ``keep``, as the table's schema."""
         self._ensure_geo(spec.name)
-        direct = self._kept_arrow(con, spec, keep)
-        if direct is not None:
-            plain = direct.cast(spec.schema)  # delta-rs writes plain strings
+        arrow = spec.name in self._arrow
+        if arrow and all_kept:
+            plain = self._arrow_rows(spec).cast(spec.schema)  # delta-rs writes plain strings
             return pa.RecordBatchReader.from_batches(spec.schema, plain.to_batches(1 << 18))
         staged = f'"s_{spec.name}"'
-        arrow = spec.name in self._arrow
         drop = "_file, _rid" if arrow else "_file"
-        total, kept = con.execute(f"SELECT count(*), count(*) FILTER ({keep}) FROM st"
-                                  ).fetchall()[0]
-        if total == kept:
+        if all_kept:
             select = f"SELECT * EXCLUDE ({drop}) FROM {staged} WHERE {live}"
         else:
             select = (f"SELECT * EXCLUDE ({drop}) FROM {staged} n SEMI JOIN "
@@ -491,13 +494,13 @@ class Batch:
     def _append(self, con: duckdb.DuckDBPyConnection, spec: TableSpec, live: str, keep: str,
                 meta: dict) -> int | None:
         """Append the kept rows. Rows already in Arrow are written in the background while
-        the next part is read; `_settle` commits them before anything diffs against the
+        the next part is read; `flush` waits for them before anything diffs against the
         table again. Returns the version when written here, None when deferred."""
-        direct = self._kept_arrow(con, spec, keep)
-        if direct is None:
-            return self.store.write(spec, self._rows(con, spec, live, keep), mode="append",
-                                    metadata=meta)
-        self._settle(spec.name)
+        all_kept = self._all_kept(con, keep)
+        if spec.name not in self._arrow or not all_kept:
+            return self.store.write(spec, self._rows(con, spec, live, keep, all_kept),
+                                    mode="append", metadata=meta)
+        direct = self._arrow_rows(spec)
         geo = spec.name in self._geo_pending
         store = self.store
 

@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -82,7 +81,7 @@ def _named(table: pa.Table, name: str) -> pa.Table:
     """Provenance names the file as the user gave it (zip!member), not a scratch copy."""
     i = table.column_names.index("source_file")
     return table.set_column(i, "source_file",
-                            pa.array(np.full(table.num_rows, name, dtype=object), pa.string()))
+                            canonical.repeat(name, table.num_rows).cast(pa.string()))
 
 
 def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = None,
@@ -104,9 +103,7 @@ def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = No
             streets.append((idx, inp))
             return
         kind, facts = police_uk.open_file(inp.path, _facts(batch, inp.path))
-        f = batch.files[idx]
-        f.kind, f.sha256 = f"police_uk:{kind}", facts.sha256
-        f.notes.extend(facts.notes)
+        batch.describe(idx, f"police_uk:{kind}", facts.sha256, facts.notes)
         table = "outcomes" if kind == "outcomes" else "stop_search"
         batch.target(table, replace_unit=() if kind == "outcomes" else ("force", "month"))
         problems: list[Problem] = []
@@ -129,9 +126,7 @@ def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = No
             except SourceError as e:
                 batch.reject(idx, e)
                 continue
-            f = batch.files[idx]
-            f.kind, f.sha256 = f"police_uk:{kind}", facts.sha256
-            f.notes.extend(facts.notes)
+            batch.describe(idx, f"police_uk:{kind}", facts.sha256, facts.notes)
             out.append(EngineInput(inp.path, inp.name, facts))
         return out
 
@@ -175,9 +170,7 @@ def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = No
 def _force_extract_file(batch: Batch, idx: int, inp: InputFile,
                         progress: Progress | None) -> None:
     facts = inspect_bytes(inp.path)
-    f = batch.files[idx]
-    f.kind, f.sha256 = "force_extract", facts.sha256
-    f.notes.extend(facts.notes)
+    batch.describe(idx, "force_extract", facts.sha256, facts.notes)
     batch.target("incidents", source="force_extract")
     rows = 0
     for block, problems in force_extract.iter_force_extract(inp.path, facts=facts):
@@ -207,9 +200,7 @@ def ingest_force_extract(home: Path, paths: list[str | Path], actor: str | None 
 
 def _istv_file(batch: Batch, idx: int, inp: InputFile, progress: Progress | None) -> None:
     parsed = istv.read_istv(inp.path)
-    f = batch.files[idx]
-    f.kind, f.sha256 = "istv", parsed.sha256
-    f.notes.extend(parsed.notes)
+    batch.describe(idx, "istv", parsed.sha256, parsed.notes)
     batch.target("ed_assaults")
     if parsed.table.num_rows:
         batch.stage("ed_assaults", _named(parsed.table, inp.name), idx)
@@ -257,9 +248,7 @@ def ingest_partner(home: Path, paths: list[str | Path], contract_path: str | Pat
 
     def one(batch: Batch, idx: int, inp: InputFile, progress: Progress | None) -> None:
         parsed = partner.read_partner(inp.path, contract)
-        f = batch.files[idx]
-        f.kind, f.sha256 = parsed.kind, parsed.sha256
-        f.notes.extend(parsed.notes)
+        batch.describe(idx, parsed.kind, parsed.sha256, parsed.notes)
         batch.target(spec.name, spec=spec)
         if parsed.table.num_rows:
             rows = pseudonymise_table(parsed.table, ids, key)

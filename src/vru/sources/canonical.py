@@ -119,35 +119,32 @@ def empty(schema: pa.Schema) -> pa.Table:
     return schema.empty_table()
 
 
-def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """Reorder/cast ``table`` to ``schema``, adding all-null columns it lacks."""
-    cols = []
-    n = table.num_rows
-    for f in schema:
-        if f.name in table.column_names:
-            cols.append(table[f.name].cast(f.type))
-        else:
-            cols.append(pa.nulls(n, f.type))
-    return pa.Table.from_arrays(cols, schema=schema)
+def conform(table: pa.Table, schema: pa.Schema, keep_encoded: bool = False) -> pa.Table:
+    """Reorder/cast ``table`` to ``schema``, adding all-null columns it lacks.
 
-
-def repeat(value: str, n: int) -> pa.DictionaryArray:
-    """``value`` ``n`` times as a dictionary column: no string is copied n times, and the
-    Parquet writer stores it as the one-entry dictionary it is."""
-    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([value]))
-
-
-def loosely(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """`conform`, except that dictionary-encoded strings stay encoded (they read back as
-    strings; decoding them would copy every value)."""
+    With ``keep_encoded``, dictionary-encoded values and string views of the wanted type
+    stay as they are: they read back as the wanted type, and decoding them would copy
+    every value.
+    """
     cols, fields = [], []
     for f in schema:
         col = table[f.name] if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
-        if (pa.types.is_dictionary(col.type) and col.type.value_type == f.type) or (
-                col.type == pa.string_view() and f.type == pa.string()):
+        if keep_encoded and encodes(col.type, f.type):
             fields.append(pa.field(f.name, col.type, f.nullable))
         else:
             col = col.cast(f.type)
             fields.append(f)
         cols.append(col)
     return pa.Table.from_arrays(cols, schema=pa.schema(fields))
+
+
+def encodes(given: pa.DataType, wanted: pa.DataType) -> bool:
+    """Whether ``given`` holds values of type ``wanted`` in another encoding."""
+    return ((pa.types.is_dictionary(given) and given.value_type == wanted)
+            or (given == pa.string_view() and wanted == pa.string()))
+
+
+def repeat(value: str, n: int) -> pa.DictionaryArray:
+    """``value`` ``n`` times as a dictionary column: no string is copied n times, and the
+    Parquet writer stores it as the one-entry dictionary it is."""
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([value]))

@@ -136,12 +136,6 @@ def _accept(f: v.Faults, out: pa.Table, t: pa.Table, records: np.ndarray, name: 
     return out.filter(pa.array(keep)), records[keep]
 
 
-def _constant(value: str, n: int) -> pa.Array:
-    """``value`` ``n`` times, built in Arrow rather than as Python objects."""
-    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)),
-                                          pa.array([value])).cast(pa.string())
-
-
 def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -328,14 +322,14 @@ def iter_outcomes(path: Path, facts: FileFacts, problems: list[Problem], name: s
         ok_month = pc.if_else(pc.match_substring_regex(month, _MONTH), month,
                               pa.scalar("1900-01"))
         out = pa.table({
-            "source": _constant(SOURCE, t.num_rows),
+            "source": canonical.repeat(SOURCE, t.num_rows),
             "source_ref": v.column(t, "crime_id"),
             "force": v.null_if_blank(t["falls_within"]),
             "month": month,
             "outcome": v.column(t, "outcome"),
             "outcome_date": pc.cast(pc.strptime(pc.binary_join_element_wise(
                 ok_month, "01", "-"), format="%Y-%m-%d", unit="s"), pa.date32()),
-            "source_file": _constant(name, t.num_rows),
+            "source_file": canonical.repeat(name, t.num_rows),
             "source_line": pa.array(batch.records, pa.int64()),
         })
         out, records = _accept(f, out, t, batch.records, name, problems)
@@ -376,7 +370,7 @@ def iter_stop_search(path: Path, facts: FileFacts, problems: list[Problem], name
         lon, lat = v.coordinate_pair(f, v.column(t, "lon"), v.column(t, "lat"),
                                      "Longitude", "Latitude")
         out = pa.table({
-            "force": _constant(force, t.num_rows),
+            "force": canonical.repeat(force, t.num_rows),
             "month": month, "type": _text(t, "type"), "date": ts,
             "part_of_operation": v.parse_flag(v.column(t, "part_of_operation")).values,
             "operation": _text(t, "operation"), "lon": lon, "lat": lat,
@@ -396,7 +390,7 @@ def iter_stop_search(path: Path, facts: FileFacts, problems: list[Problem], name
         h = con.sql("SELECT md5(CAST(t AS VARCHAR)) AS h FROM t").to_arrow_table()["h"]
         con.close()
         out = out.append_column("source_ref", _content_keys("s", h, seen))
-        out = out.append_column("source_file", _constant(name, out.num_rows))
+        out = out.append_column("source_file", canonical.repeat(name, out.num_rows))
         yield canonical.conform(out, canonical.STOP_SEARCH), records
 
 
