@@ -6,6 +6,7 @@ import functools
 import json
 import os
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -51,6 +52,17 @@ PURPOSE_HELP = ("Why you use the data (recorded in the audit log): violence_redu
                 "performance_reporting, research, operational_policing, public_information, "
                 "administration.")
 
+
+def _table(columns: Sequence[str], rows: Iterable[Iterable[str]] = (), title: str | None = None,
+           numbers: bool = False) -> Table:
+    """A table of ``columns`` and ``rows``; with ``numbers``, every column after the first
+    is right-aligned."""
+    t = Table(title=title)
+    for k, c in enumerate(columns):
+        t.add_column(c, justify="right" if numbers and k else "left")
+    for row in rows:
+        t.add_row(*row)
+    return t
 
 def _gov():
     """The home's metadata database and the actor: ``--user`` (signed in with a password), or
@@ -155,10 +167,8 @@ def _print_ingest(summary: dict, as_json: bool) -> None:
                                            "updated", "removed")} for f in summary["files"]]
         typer.echo(json.dumps(keep))
         return
-    t = Table(title=f"ingest batch {summary['batch_id']}", show_lines=False)
-    for c in ("file", "rows in", "accepted", "quarantined", "duplicates", "added", "updated",
-              "removed"):
-        t.add_column(c, justify="left" if c == "file" else "right")
+    t = _table(["file", "rows in", "accepted", "quarantined", "duplicates", "added", "updated",
+                "removed"], title=f"ingest batch {summary['batch_id']}", numbers=True)
     for f in summary["files"]:
         if f["status"] == "rejected":
             t.add_row(f["name"], "[red]rejected[/red]", "", "", "", "", "", "")
@@ -318,11 +328,8 @@ def _emit(result, fmt: str, output: Path | None) -> None:
     elif fmt == "json":
         text = json.dumps(result.to_pylist(), default=str)
     elif fmt == "table":
-        t = Table(show_lines=False)
-        for c in result.column_names:
-            t.add_column(c)
-        for row in result.slice(0, 200).to_pylist():
-            t.add_row(*("" if v is None else str(v) for v in row.values()))
+        t = _table(result.column_names, (("" if v is None else str(v) for v in row.values())
+                                         for row in result.slice(0, 200).to_pylist()))
         if output is None:
             out.print(t)
             if result.num_rows > 200:
@@ -347,9 +354,7 @@ def status() -> None:
         out.print(f"{state.home}: empty lake. Load data with `vru ingest police-uk FILES` or "
                   "run `vru demo`.")
         return
-    t = Table(title=f"lake at {state.home}")
-    for c in ("table", "version", "rows"):
-        t.add_column(c, justify="left" if c == "table" else "right")
+    t = _table(["table", "version", "rows"], title=f"lake at {state.home}", numbers=True)
     from vru.lake.governed import AccessDenied
 
     for name, v in tables.items():
@@ -364,12 +369,9 @@ def status() -> None:
         s = lake.sql("""SELECT source, min(month) AS first, max(month) AS last, count(*) AS n,
                         count(*) FILTER (geo_status = 'no_location') AS unmapped
                         FROM incidents GROUP BY 1 ORDER BY 1""")
-        t = Table(title="incidents by source")
-        for c in ("source", "from", "to", "rows", "without location"):
-            t.add_column(c, justify="left" if c == "source" else "right")
-        for r in s.to_pylist():
-            t.add_row(r["source"], r["first"], r["last"], f"{r['n']:,}", f"{r['unmapped']:,}")
-        out.print(t)
+        out.print(_table(["source", "from", "to", "rows", "without location"], (
+            (r["source"], r["first"], r["last"], f"{r['n']:,}", f"{r['unmapped']:,}")
+            for r in s.to_pylist()), title="incidents by source", numbers=True))
 
 
 @app.command()
@@ -446,16 +448,13 @@ def retention_apply(
     except RetentionDenied as e:
         err.print(f"[red]denied:[/red] {e}")
         raise typer.Exit(3) from None
-    t = Table(title="retention")
-    for c in ("dataset", "cutoff", "date column", "rows deleted", "quarantine deleted",
-              "version", "note"):
-        t.add_column(c)
-    for d in report.datasets:
-        t.add_row(d.dataset, str(d.cutoff or ""), d.date_column or "", f"{d.rows_deleted:,}",
-                  f"{d.quarantine_deleted:,}",
-                  f"{d.version_before}→{d.version_after}" if d.rows_deleted else "",
-                  d.skipped or "")
-    out.print(t)
+    out.print(_table(
+        ["dataset", "cutoff", "date column", "rows deleted", "quarantine deleted", "version",
+         "note"],
+        ((d.dataset, str(d.cutoff or ""), d.date_column or "", f"{d.rows_deleted:,}",
+          f"{d.quarantine_deleted:,}",
+          f"{d.version_before}→{d.version_after}" if d.rows_deleted else "", d.skipped or "")
+         for d in report.datasets), title="retention"))
     out.print(f"{report.rows_deleted:,} rows deleted; {report.files_removed} data files and "
               f"{report.log_files_removed} log files removed")
 
@@ -631,13 +630,9 @@ def hotspots_near_repeat(
     frame = r.frame
     if out_file:
         write_result(r, out_file)
-    t = Table(title=f"Knox ratios (p) — {permutations} permutations, seed {seed}")
-    cols = list(frame.columns)
-    for c in cols:
-        t.add_column(str(c))
-    for row in frame.itertuples(index=False):
-        t.add_row(*(_number(v) for v in row))
-    out.print(t)
+    out.print(_table([str(c) for c in frame.columns],
+                     ((_number(v) for v in row) for row in frame.itertuples(index=False)),
+                     title=f"Knox ratios (p) — {permutations} permutations, seed {seed}"))
 
 
 @hotspots_app.command("moran")
@@ -769,11 +764,8 @@ def hotspots_accuracy(
         r = accuracy(hot, state.home, start, end, min_class=min_class)
     except (AggregationError, ValueError, KeyError) as e:
         _analysis_error(e)
-    t = Table(title=f"hotspot map {map_from}..{map_to} tested on {start}..{end}")
-    for c in r.frame.columns:
-        t.add_column(c)
-    t.add_row(*(_number(v) for v in r.frame.iloc[0].tolist()))
-    out.print(t)
+    out.print(_table(list(r.frame.columns), [(_number(v) for v in r.frame.iloc[0].tolist())],
+                     title=f"hotspot map {map_from}..{map_to} tested on {start}..{end}"))
 
 
 @hotspots_app.command("times")
@@ -849,13 +841,9 @@ def audit_show(limit: Annotated[int, typer.Option(help="Entries to show.")] = 30
     from vru.governance import audit
 
     g, _ = _authorise("audit", "audit", "administration")[:2]
-    t = Table()
-    for c in ("seq", "time", "actor", "action", "resource", "purpose", "decision"):
-        t.add_column(c)
-    for e in audit.entries(g, limit=limit):
-        t.add_row(str(e.seq), str(e.time)[:19], e.actor, e.action, e.resource, e.purpose,
-                  e.decision)
-    out.print(t)
+    out.print(_table(["seq", "time", "actor", "action", "resource", "purpose", "decision"],
+                     ((str(e.seq), str(e.time)[:19], e.actor, e.action, e.resource, e.purpose,
+                       e.decision) for e in audit.entries(g, limit=limit))))
 
 
 @app.command()
@@ -904,12 +892,8 @@ def areas_list() -> None:
     from vru.governance.areas import list_areas
 
     g, _, _ = _authorise("admin", "areas", "administration")
-    t = Table()
-    for c in ("area", "LSOAs", "description"):
-        t.add_column(c)
-    for a in list_areas(g):
-        t.add_row(a.name, str(len(a.lsoa11cd)), a.description or "")
-    out.print(t)
+    out.print(_table(["area", "LSOAs", "description"],
+                     ((a.name, str(len(a.lsoa11cd)), a.description or "") for a in list_areas(g))))
 
 
 def _demo_areas(g) -> None:
@@ -957,12 +941,9 @@ def users_list() -> None:
     from vru.governance import identity
 
     g, _, _ = _authorise("admin", "users", "administration")
-    t = Table()
-    for c in ("name", "role", "area", "enabled"):
-        t.add_column(c)
-    for u in identity.list_users(g):
-        t.add_row(u.name, str(u.role), u.area or "", "no" if u.disabled else "yes")
-    out.print(t)
+    out.print(_table(["name", "role", "area", "enabled"],
+                     ((u.name, str(u.role), u.area or "", "no" if u.disabled else "yes")
+                      for u in identity.list_users(g))))
 
 
 @users_app.command("disable")
