@@ -63,8 +63,7 @@ from vru.geo.grids import (
     square_cells_covering,
     square_polygons,
 )
-from vru.lake.api import Lake
-from vru.lake.engine import register
+from vru.lake.events import KEY_MODULUS, Events
 from vru.lake.store import Store
 
 __all__ = [
@@ -74,7 +73,7 @@ __all__ = [
     "CellSpec",
     "StudyArea",
     "aggregate",
-    "open_store",
+    "as_events",
     "parse_cell",
     "study_area",
 ]
@@ -88,16 +87,27 @@ class AggregationError(ValueError):
     """The aggregation cannot run as asked; the message says why and what to do."""
 
 
-LakeLike = Lake | Store | str | Path
+LakeLike = Events | Store | str | Path
 
 
-def open_store(source: LakeLike) -> Store:
-    """The lake :class:`~vru.lake.store.Store` of a Lake, a Store or a home folder."""
-    if isinstance(source, Store):
-        return source
-    if isinstance(source, Lake):
-        return source.store
-    return Store(Path(source).expanduser().resolve())
+def as_events(source: LakeLike, table: str = "incidents",
+              version: int | None = None) -> Events:
+    """The event source an analysis reads.
+
+    The service hands analyses an `Events` already limited to what the reader may see. A
+    Store or a home folder means the home owner's own unrestricted access from Python (see
+    docs/security.md); anything else (a signed-in session) must go through its ``analyse``.
+    """
+    if isinstance(source, Events):
+        return source if source.table == table or table == "incidents" else source.at(table)
+    if isinstance(source, Store | str | Path):
+        try:
+            return Events.whole(source, table, version)
+        except LookupError as exc:
+            raise AggregationError(str(exc)) from None
+    raise TypeError(f"analyses read a governed event source, not {type(source).__name__}: "
+                    "with a signed-in lake use lake.analyse(NAME, ...) so the area and the "
+                    "release rules apply")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -337,6 +347,8 @@ class CellCounts:
     no_location: int  #: without coordinates / LSOA
     no_time: int = 0  #: without an event time (or month, for month bins)
     groups: int = 0  #: rows that left the engine (cell position × bin groups)
+    keys: np.ndarray | None = None  #: same shape as ``n``: cell keys (record keys summed,
+                                    #: mod 256) when the source is keyed, for release
 
     def totals(self) -> np.ndarray:
         """Value per cell over all time bins."""
@@ -558,12 +570,13 @@ def aggregate(
     start, end = _month_arg(start, "start"), _month_arg(end, "end")
     if start and end and end < start:
         raise AggregationError(f"end {end} is before start {start}")
-    store = open_store(lake)
-    dt = store.table(table, version)
-    if dt is None:
-        have = ", ".join(store.versions()) or "none — run `vru ingest` first"
-        raise AggregationError(f"no table {table!r} in {store.home} (tables: {have})")
-    versions = {table: dt.version()}
+    events = as_events(lake, table, version)
+    table = events.table
+    versions = {table: events.version}
+    if events.lsoa is not None:
+        # a reader limited to an area studies that area's cells only
+        inside = sorted(events.lsoa)
+        area = inside if not area else _intersect(area, inside, lsoa_paths)
     region = study_area(spec, area, lsoa_paths)
     weights = default_weights() if harm is True else (harm or None)
     filters = {"category": _as_list(category), "offence_group": _as_list(offence_group),
@@ -575,13 +588,14 @@ def aggregate(
     with tempfile.TemporaryDirectory(prefix="vru-aggregate-") as spill:
         con = duckdb.connect(config={**ENGINE_CONFIG, "temp_directory": spill})
         try:
-            register(con, store, table, versions[table], alias="e_src")
+            events.register(con, "e_src")
             con.register("__cells", _cell_table(con, spec, region, where, params, has_key))
             if weights is not None:
                 codes, cats = weights.tables()
                 con.register("__harm_code", codes)
                 con.register("__harm_cat", cats)
-            res = con.sql(_cube_sql(keys, has_key, time_bin, where, weights), params=params)
+            res = con.sql(_cube_sql(keys, has_key, time_bin, where, weights,
+                                    events.key_seed is not None), params=params)
             cols = res.fetchnumpy()
         except duckdb.Error as exc:
             raise AggregationError(f"aggregation over {table!r} failed: {exc}") from None
@@ -597,8 +611,20 @@ def aggregate(
     })
 
 
+def _intersect(area: str | Sequence[str], inside: list[str],
+               lsoa_paths: Sequence[str | Path] | None) -> list[str]:
+    """LSOA codes of ``area`` (districts or LSOAs) that are also in ``inside``."""
+    asked = (area,) if isinstance(area, str) else tuple(area)
+    codes = set(_restrict(load_lsoa(list(lsoa_paths) if lsoa_paths else None), asked)
+                ["lsoa11cd"])
+    both = [c for c in inside if c in codes]
+    if not both:
+        raise AggregationError(f"{', '.join(asked)} lies outside the area you may see")
+    return both
+
+
 def _cube_sql(keys: list[str], has_key: str, time_bin: str | None, where: str,
-              weights: HarmWeights | None) -> str:
+              weights: HarmWeights | None, keyed: bool = False) -> str:
     """The grouping query: one row per (study position or code, integer bin)."""
     value, joins = "", ""
     if weights is not None:
@@ -609,13 +635,15 @@ def _cube_sql(keys: list[str], has_key: str, time_bin: str | None, where: str,
     on = " AND ".join(f"c.k{i + 1} = ev.k{i + 1}" for i in range(len(keys)))
     k = ", ".join(f"{expr} AS k{i + 1}" for i, expr in enumerate(keys))
     return (
-        f"WITH ev AS (SELECT {k}, ({has_key}) AS located, {_BIN_SQL[time_bin]} AS b{value} "
+        f"WITH ev AS (SELECT {k}, ({has_key}) AS located, {_BIN_SQL[time_bin]} AS b{value}"
+        + (", e.record_key AS rk" if keyed else "") + " "
         f"FROM e_src e {joins} WHERE {where}) "
         f"SELECT CAST(CASE WHEN NOT located THEN "
         f"(CASE WHEN {timed} THEN {_NO_LOC_TIMED} ELSE {_NO_LOC_NO_TIME} END) "
         f"WHEN NOT ({timed}) THEN {_NO_TIME} ELSE coalesce(c.pos, {_OUTSIDE}) END AS INTEGER) "
         f"AS p, CASE WHEN located AND {timed} THEN b ELSE 0 END AS t, count(*) AS n"
         + (", sum(w) AS v" if weights is not None else "")
+        + (", sum(rk) AS ks" if keyed else "")
         + f" FROM ev LEFT JOIN __cells c ON {on} GROUP BY ALL"
     )
 
@@ -627,6 +655,7 @@ def _assemble(cols: dict[str, np.ndarray], region: StudyArea, time_bin: str | No
     t = np.asarray(cols["t"], dtype=np.int64)
     n = np.asarray(cols["n"], dtype=np.int64)
     v = np.asarray(cols["v"], dtype=np.float64) if "v" in cols else None
+    ks = np.asarray(cols["ks"], dtype=np.float64) if "ks" in cols else None
     events = int(n.sum())
     no_location = int(n[(p == _NO_LOC_TIMED) | (p == _NO_LOC_NO_TIME)].sum())
     no_time = int(n[p == _NO_TIME].sum())
@@ -645,8 +674,10 @@ def _assemble(cols: dict[str, np.ndarray], region: StudyArea, time_bin: str | No
         counts = np.bincount(p[inside], weights=n[inside], minlength=L).astype(np.int64)
         vals = (np.bincount(p[inside], weights=v[inside], minlength=L) if v is not None
                 else counts.astype(np.float64))
+        keys = (_mod(np.bincount(p[inside], weights=ks[inside], minlength=L))
+                if ks is not None else None)
         return CellCounts(region, counts, vals, None, versions, params, events, outside,
-                          no_location, no_time, groups)
+                          no_location, no_time, groups, keys)
     lo = int(t[kept].min()) if kept.any() else None
     hi = int(t[kept].max()) if kept.any() else None
     if lo is None and not (start and end) and time_bin != "hour_of_week":
@@ -660,5 +691,12 @@ def _assemble(cols: dict[str, np.ndarray], region: StudyArea, time_bin: str | No
     counts = np.bincount(flat, weights=n[ok], minlength=L * T).reshape(L, T).astype(np.int64)
     vals = (np.bincount(flat, weights=v[ok], minlength=L * T).reshape(L, T) if v is not None
             else counts.astype(np.float64))
+    keys = (_mod(np.bincount(flat, weights=ks[ok], minlength=L * T).reshape(L, T))
+            if ks is not None else None)
     return CellCounts(region, counts, vals, labels, versions, params, events, outside,
-                      no_location, no_time, groups)
+                      no_location, no_time, groups, keys)
+
+
+def _mod(sums: np.ndarray) -> np.ndarray:
+    """Key sums (exact in float64 far beyond any cell's size × 255) as cell keys."""
+    return np.mod(np.rint(sums).astype(np.int64), KEY_MODULUS)

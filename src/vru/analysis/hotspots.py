@@ -32,7 +32,7 @@ from vru.analysis.aggregate import (
     _month_arg,
     _where,
     aggregate,
-    open_store,
+    as_events,
 )
 from vru.analysis.density import DensityGrid, kernel_density
 from vru.analysis.emerging import emerging_hotspots
@@ -42,7 +42,7 @@ from vru.analysis.harm import HarmWeights
 from vru.analysis.moran import local_moran
 from vru.analysis.near_repeat import KnoxResult, MonthPrecisionError, knox_test
 from vru.analysis.times import MonthlyTrend, hour_weekday_matrix, month_of_year, monthly_trend
-from vru.lake.engine import register
+from vru.lake.events import RECORD_KEY
 
 __all__ = [
     "HotspotResult",
@@ -248,15 +248,13 @@ def emerging(
 
 def _events(lake: LakeLike, columns: list[str], filters: dict[str, Any],
             extra_where: str = "TRUE") -> tuple[pd.DataFrame, dict[str, int]]:
-    store = open_store(lake)
-    dt = store.table("incidents")
-    if dt is None:
-        raise AggregationError(f"no incidents table in {store.home}: run `vru ingest` first")
-    versions = {"incidents": dt.version()}
+    events = as_events(lake)
+    versions = {events.table: events.version}
     where, params = _where(filters)
     con = duckdb.connect()
     try:
-        register(con, store, "incidents", versions["incidents"], alias="e_src")
+        if RECORD_KEY in events.register(con, "e_src"):
+            columns = [*columns, RECORD_KEY]  # cell keys for the release of counts
         cols = ", ".join(f"e.{c}" for c in columns)
         df = con.sql(f"SELECT {cols} FROM e_src e WHERE {where} AND {extra_where}",
                      params=params).df()
@@ -346,6 +344,7 @@ class TimesResult:
     meta: dict[str, Any]
     seasonality: pd.DataFrame | None = None
     trend: MonthlyTrend | None = None
+    keys: pd.DataFrame | None = None  #: cell keys of ``matrix`` when the source is keyed
 
     def peak(self) -> tuple[str, int]:
         """(weekday, hour) of the largest cell."""
@@ -387,8 +386,18 @@ def times(
     m = hour_weekday_matrix(timed["occurred_from"], timed["occurred_to"]) if len(timed) else None
     params = {k: v for k, v in filters.items() if k != "area_lsoa"}
     extra = {k: v for k, v in m.attrs.items()} if m is not None else {}
+    keys = None
+    if m is not None and RECORD_KEY in timed.columns:
+        # a cell's key: the keys of the events that start in it (aoristic weights spread an
+        # event further, but the set of starts is what identifies the cell's records)
+        start_at = pd.to_datetime(timed["occurred_from"])
+        keys = pd.DataFrame(0, index=m.index, columns=m.columns, dtype=np.int64)
+        sums = (timed.assign(_d=start_at.dt.dayofweek, _h=start_at.dt.hour)
+                .groupby(["_d", "_h"])[RECORD_KEY].sum())
+        for (d, h), total in sums.items():
+            keys.iat[int(d), int(h)] = int(total) % 256
     return TimesResult(m, _meta("times", versions, params, events=len(timed), no_time=no_time,
-                                **extra), seasonality, trend)
+                                **extra), seasonality, trend, keys)
 
 
 @dataclass
@@ -418,15 +427,12 @@ def density(
     weights), so only distinct points leave the engine.
     """
     filters = _filters(category, offence_group, offence_code, source, start, end)
-    store = open_store(lake)
-    dt = store.table("incidents")
-    if dt is None:
-        raise AggregationError(f"no incidents table in {store.home}: run `vru ingest` first")
-    versions = {"incidents": dt.version()}
+    events = as_events(lake)
+    versions = {events.table: events.version}
     where, params = _where(filters)
     con = duckdb.connect()
     try:
-        register(con, store, "incidents", versions["incidents"], alias="e_src")
+        events.register(con, "e_src")
         pts = con.sql(
             f"SELECT e.easting AS x, e.northing AS y, count(*) AS n FROM e_src e WHERE {where} "
             "AND e.easting IS NOT NULL AND e.northing IS NOT NULL GROUP BY ALL", params=params
