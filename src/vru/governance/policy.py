@@ -37,7 +37,7 @@ from vru.governance.agreements import REGISTER_COMMAND, active_agreements, list_
 from vru.governance.areas import get_area
 from vru.governance.db import Database
 from vru.governance.identity import User, get_user
-from vru.governance.roles import ACTIONS, PURPOSES, Level, Role, coarsest
+from vru.governance.roles import ACTIONS, LEVEL_ORDER, PURPOSES, Level, Role, coarsest
 
 #: Tables that hold partner data even before any agreement is registered for them.
 ALWAYS_GOVERNED = frozenset({"ed_assaults"})
@@ -150,7 +150,8 @@ def authorise(db: Database, actor: str | User, action: str, resource: str, purpo
               area: str | None = None, inputs: Iterable[str] = (),
               table_versions: Mapping[str, int] | None = None,
               detail: Mapping[str, Any] | None = None, on: date | None = None,
-              config: PolicyConfig | None = None) -> Decision:
+              config: PolicyConfig | None = None, needs: Level | None = None,
+              refuse_roles: Mapping[Role, str] | None = None) -> Decision:
     """Decide whether ``actor`` may ``action`` ``resource`` for ``purpose``, and audit it.
 
     Parameters
@@ -181,6 +182,12 @@ def authorise(db: Database, actor: str | User, action: str, resource: str, purpo
         The day agreements are judged on (default today).
     config
         Disclosure profiles below record level.
+    needs
+        The finest level the requested output carries (rows of a table, a density surface
+        of points: `Level.RECORD`); a decision coarser than that is a denial, recorded as one.
+    refuse_roles
+        Roles refused this request whatever else they may do, with the reason (restricted
+        roles never get free SQL).
 
     Returns
     -------
@@ -192,6 +199,8 @@ def authorise(db: Database, actor: str | User, action: str, resource: str, purpo
     inputs = tuple(inputs)
     try:
         decision = _decide(db, name, action, resource, purpose, area, inputs, on, cfg)
+        if decision.allowed and (needs is not None or refuse_roles):
+            _check_needs(db, name, resource, decision, needs, refuse_roles or {})
     except _Deny as denial:
         decision = Decision(False, str(denial))
     entry_detail: dict[str, Any] = dict(detail or {})
@@ -212,6 +221,18 @@ def authorise(db: Database, actor: str | User, action: str, resource: str, purpo
                          reason=decision.reason, table_versions=table_versions,
                          detail=entry_detail)
     return Decision(**{**decision.__dict__, "audit_seq": entry.seq})
+
+
+def _check_needs(db: Database, name: str, resource: str, decision: Decision,
+                 needs: Level | None, refuse_roles: Mapping[Role, str]) -> None:
+    user = get_user(db, name)
+    if user is not None and user.role in refuse_roles:
+        raise _Deny(refuse_roles[user.role])
+    if needs is not None and decision.level is not None and \
+            LEVEL_ORDER.index(decision.level) > LEVEL_ORDER.index(needs):
+        raise _Deny(f"{resource} is {needs}-level output and you may see {decision.level}-"
+                    "level figures only; ask for counts (`vru counts`) or an analysis that "
+                    "releases aggregates")
 
 
 def _decide(db: Database, name: str, action: str, resource: str, purpose: str,
