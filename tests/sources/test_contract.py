@@ -18,6 +18,7 @@ def test_load_good(tmp_path):
         "school_exclusions", "Reading Borough Council", 2190, "exclusion_date")
     assert c.table_name == "partner_school_exclusions"
     assert c.identifier_columns == ["pupil_id"]
+    assert c.identifier_kinds == {"pupil_id": "identifier"}
     assert c.required_columns == ["pupil_id", "exclusion_type", "exclusion_date"]
     assert c.column("exclusion_type").allowed == ("fixed-term", "permanent")
     assert c.arrow_schema() == pa.schema([
@@ -70,4 +71,41 @@ def test_not_toml_and_missing(tmp_path):
         load_contract(tmp_path / "none.toml")
     path.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(ContractError, match="UTF-8"):
+        load_contract(path)
+
+
+def test_identifier_kinds_declared_or_inferred():
+    d = good_contract()
+    d["columns"] += [
+        {"name": "forename", "type": "string", "identifier": True},
+        {"name": "surname", "type": "string", "identifier": "surname"},
+        {"name": "carer_name", "type": "string", "identifier": True},
+        {"name": "dob", "type": "date", "identifier": True},
+        {"name": "home_postcode", "type": "string", "identifier": True},
+        {"name": "birth_day", "type": "string", "identifier": "date"},  # a date kept as text
+        {"name": "case_ref", "type": "string", "identifier": "text"},  # the kind's old name
+        {"name": "school", "type": "string", "identifier": False},
+    ]
+    c = contract_from_dict(d, "c.toml")
+    assert c.identifier_kinds == {
+        "pupil_id": "identifier", "forename": "first_name", "surname": "surname",
+        "carer_name": "name", "dob": "date", "home_postcode": "postcode", "birth_day": "date",
+        "case_ref": "identifier"}
+    assert c.identifier_columns == list(c.identifier_kinds)
+    assert c.column("school").identifier is False
+
+
+@pytest.mark.parametrize("kind", ["shoe_size", "", 1, ["name"]])
+def test_an_unknown_identifier_kind_is_refused_naming_file_and_column(tmp_path, kind):
+    d = good_contract()
+    d["columns"].append({"name": "mother_maiden", "type": "string", "identifier": kind})
+    with pytest.raises(ContractError) as e:
+        contract_from_dict(d, tmp_path / "exclusions.toml")
+    message = str(e.value)
+    assert message.startswith(f"{tmp_path / 'exclusions.toml'}: column 'mother_maiden': ")
+    assert f"unknown identifier kind {kind!r}" in message and "'postcode'" in message
+    path = tmp_path / "bad.toml"
+    path.write_text(GOOD_CONTRACT.replace("identifier = true", 'identifier = "nmae"'))
+    with pytest.raises(ContractError, match=r"bad\.toml: column 'pupil_id': unknown identifier "
+                       r"kind 'nmae'"):
         load_contract(path)

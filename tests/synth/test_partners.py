@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import shutil
 import tomllib
 from datetime import date
+from pathlib import Path
 
 import pyarrow as pa
 from tests.synth.conftest import read_all_strings
@@ -12,6 +14,7 @@ from tests.synth.conftest import read_all_strings
 from vru.sources.contract import load_contract
 from vru.sources.partner import read_partner
 from vru.synth import Manifest
+from vru.synth.manifest import scrub_person_data
 from vru.synth.names import NICKNAMES
 from vru.synth.partners import ERROR_RATES, PARTNERS
 
@@ -57,7 +60,13 @@ def test_partner_files_conform_to_their_contracts(world: Manifest) -> None:
                 assert _check_value(c["type"], v), (name, c["name"], v)
                 if "allowed" in c:
                     assert v in c["allowed"], (name, c["name"], v)
-        assert any(c.get("identifier") for c in cols)
+        # Each identifier column names its kind: a first name and a surname are
+        # pseudonymised under different keys.
+        kinds = {c["name"]: c["identifier"] for c in cols if "identifier" in c}
+        person_id = next(p.person_id for p in PARTNERS if p.name == name)
+        assert kinds == {person_id: "identifier", "first_name": "first_name",
+                         "surname": "surname", "date_of_birth": "date", "postcode": "postcode"}
+        assert load_contract(world.root / f"partners/{name}.toml").identifier_kinds == kinds
         # The project's own partner reader accepts every row.
         parsed = read_partner(world.root / f"partners/{name}.csv",
                               load_contract(world.root / f"partners/{name}.toml"))
@@ -119,3 +128,41 @@ def test_people_appear_across_partners_without_their_truth_ids(world: Manifest) 
         for rid, pid in zip(table[partner.record_id].to_pylist(), ids, strict=True):
             owners.setdefault(pid, set()).add(truth[rid])
         assert all(len(v) == 1 for v in owners.values())
+
+
+def test_scrub_removes_partner_files_and_person_truth(world: Manifest, tmp_path: Path) -> None:
+    folder = tmp_path / "synth"
+    shutil.copytree(world.root, folder)  # the shared world stays whole for other tests
+    before = (folder / "manifest.json").read_text(encoding="utf-8")
+    person = next(p for p in world["partners"]["truth_persons"] if p["partner_ids"]
+                  and p["postcode"])
+    pid = next(iter(person["partner_ids"].values()))
+    known = [person["first_name"] + '"', '"' + person["surname"] + '"',
+             person["date_of_birth"], person["postcode"], pid]
+    assert all(k in before for k in known)
+    csvs = sorted((folder / "partners").glob("*.csv"))
+    assert len(csvs) == len(PARTNERS)
+
+    removed = scrub_person_data(folder)
+
+    assert sorted(removed) == csvs and not any(p.exists() for p in csvs)
+    assert len(list((folder / "partners").glob("*.toml"))) == len(PARTNERS)  # no person data
+    after = (folder / "manifest.json").read_text(encoding="utf-8")
+    assert [k for k in known if k in after] == []
+    for word in ("truth_persons", "truth_records", "record_ids", "person_truth_id"):
+        assert word not in after
+    m = Manifest.load(folder)
+    assert m.person_data_removed and not world.person_data_removed
+    info, was = m["partners"], world["partners"]
+    for key in ("persons", "persons_in_any_partner", "persons_in_two_or_more",
+                "persons_by_partner", "records_by_partner", "error_rates"):
+        assert info[key] == was[key]
+    assert info["errors"]["youth_justice"]["surname_case"] == {
+        k: v for k, v in was["errors"]["youth_justice"]["surname_case"].items()
+        if k != "record_ids"}
+    for key in ("counts", "kpis", "hotspots", "istv", "near_repeat", "town_centres"):
+        assert m[key] == world[key]
+    assert m.files("istv") == [folder / p.relative_to(world.root) for p in world.files("istv")]
+    assert all(e["removed"] for e in m["files"]["partners"])
+    assert scrub_person_data(folder) == []  # again: nothing left to remove
+    assert Manifest.load(folder)["kpis"] == world["kpis"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +25,10 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 DB_FILE = "vru.db"
 # Any constant: PostgreSQL advisory lock key that serialises concurrent first-use migrations.
 _MIGRATION_LOCK = 0x5652_5547  # "VRUG"
+#: Folders of a home that hold data or secrets: owner-only, like the home itself.
+PRIVATE_DIRS = ("lake", "keys")
+# Files SQLite keeps beside a database (write-ahead log, shared memory, rollback journal).
+_SQLITE_SIDECARS = ("-wal", "-shm", "-journal")
 
 
 @dataclass
@@ -117,18 +122,89 @@ def connect(home: Path, url: str | None = None, *, audit_key: bytes | None = Non
     """
     home = Path(home)
     resolved = database_url(home, url)
-    backend = make_url(resolved).get_backend_name()
-    if backend == "sqlite":
-        home.mkdir(parents=True, exist_ok=True)
+    parsed = make_url(resolved)
+    file = None
+    if parsed.get_backend_name() == "sqlite":
+        secure_home(home, create=True)
+        file = _sqlite_file(parsed.database)
+        if file is not None:
+            _create_private(file)
         engine = create_engine(resolved, connect_args={"timeout": 60})
         _sqlite_events(engine)
     else:
+        secure_home(home)  # keys and lake may live there; the database has no file here
         engine = create_engine(resolved, pool_pre_ping=True)
     db = Database(home=home, url=resolved, engine=engine,
                   session=sessionmaker(engine, expire_on_commit=False), _audit_key=audit_key)
     if migrate:
         upgrade(db)
+    if file is not None:
+        _owner_only(file, 0o600)  # and the -wal/-shm the first connection created
     return db
+
+
+def secure_home(home: Path, *, create: bool = False) -> list[Path]:
+    """Make a home owner-only: home, ``lake``, ``keys`` 0700; ``vru.db``, key files 0600.
+
+    Called whenever a home is opened (`connect`, `vru.lake.store.Store`), so a home made
+    before this rule, or loosened by hand, is tightened: it is the owner's own home. Files
+    inside ``lake`` keep the process umask; their folder's 0700 already shuts others out.
+
+    Parameters
+    ----------
+    home
+        The lake home.
+    create
+        Create the home (0700) when it does not exist; otherwise a missing home is left so.
+
+    Returns
+    -------
+    list[pathlib.Path]
+        The paths whose modes were changed (empty when the home was already tight).
+    """
+    home = Path(home)
+    if create and not home.exists():
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if os.name != "posix" or not home.is_dir():
+        return []
+    changed = [p for p in (home, *(home / d for d in PRIVATE_DIRS)) if _tighten(p, 0o700)]
+    keys = home / "keys"
+    files = [home / (DB_FILE + end) for end in ("", *_SQLITE_SIDECARS)]
+    files += sorted(p for p in keys.iterdir() if p.is_file()) if keys.is_dir() else []
+    return changed + [p for p in files if _tighten(p, 0o600)]
+
+
+def _tighten(path: Path, mode: int) -> bool:
+    """chmod ``path`` to ``mode`` if it exists, is ours and is looser; say if it changed."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return False
+    if stat.S_ISLNK(st.st_mode) or st.st_uid != os.getuid() or stat.S_IMODE(st.st_mode) == mode:
+        return False  # a link's target, or another user's file, is not the home's to change
+    os.chmod(path, mode)
+    return True
+
+
+def _sqlite_file(database: str | None) -> Path | None:
+    """The file of a SQLite URL's database, or None for an in-memory or URI database."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _create_private(file: Path) -> None:
+    """Create the SQLite file 0600 before SQLite does (it would use the umask)."""
+    file.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(file, os.O_WRONLY | os.O_CREAT, 0o600))  # no-op on an existing file
+    _owner_only(file, 0o600)
+
+
+def _owner_only(file: Path, mode: int) -> None:
+    """Tighten a SQLite file and the files SQLite keeps beside it."""
+    if os.name == "posix":
+        for p in (file, *(file.with_name(file.name + end) for end in _SQLITE_SIDECARS)):
+            _tighten(p, mode)
 
 
 def _sqlite_events(engine: Engine) -> None:

@@ -1,4 +1,4 @@
-"""Keyed pseudonyms: HMAC-SHA256 of a normalised identifier, the key never in the lake."""
+"""Keyed pseudonyms: HMAC-SHA256 of a normalised identifier under a sub-key per kind of field."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,7 +16,18 @@ import pyarrow.compute as pc
 
 from vru.governance.keys import load_key
 
-KINDS = ("text", "date", "postcode")
+#: Kinds of identifying field; each has its own key, so equal text in two kinds (the first
+#: name "James", the surname "James") gives two unrelated tokens.
+KINDS = ("identifier", "name", "first_name", "surname", "date", "postcode")
+#: Older spellings accepted wherever a kind is named.
+ALIASES = {"text": "identifier"}
+#: What a kind's sub-key is derived from: HMAC-SHA256(master, KEY_LABEL + kind).
+KEY_LABEL = b"vru pseudonym kind:"
+# Column-name fragments that say a column is a surname or a first name (checked before the
+# plain "name" rule, which would otherwise put both in one kind).
+_SURNAME_WORDS = ("surname", "last_name", "lastname", "family_name", "familyname")
+_FIRST_NAME_WORDS = ("first_name", "firstname", "forename", "given_name", "givenname",
+                     "christian_name")
 _SPACES = re.compile(r"\s+")
 _DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y%m%d", "%Y/%m/%d",
                  "%d/%m/%y")
@@ -26,13 +38,63 @@ def load_pseudonym_key(home: Path) -> bytes:
     return load_key(home, "pseudonym")
 
 
-def normalise(value: object, kind: str = "text") -> str | None:
+def canonical_kind(kind: str) -> str:
+    """Return the kind ``kind`` names (an alias such as "text" resolved).
+
+    Raises
+    ------
+    ValueError
+        ``kind`` is not one of `KINDS` or `ALIASES`.
+    """
+    chosen = ALIASES.get(kind, kind)
+    if chosen not in KINDS:
+        raise ValueError(f"unknown identifier kind {kind!r}; kinds are {', '.join(KINDS)}")
+    return chosen
+
+
+@lru_cache(maxsize=64)
+def kind_key(master: bytes, kind: str) -> bytes:
+    """Return the sub-key of ``kind`` derived from the home's pseudonym key ``master``.
+
+    HMAC-SHA256(master, ``b"vru pseudonym kind:" + kind``): the same in every dataset, so a
+    surname gives the same token in every partner table, while no mapping learnt for one kind
+    says anything about another.
+    """
+    return hmac.digest(master, KEY_LABEL + canonical_kind(kind).encode("ascii"),
+                       hashlib.sha256)
+
+
+def infer_kind(name: str, type_: pa.DataType | None = None) -> str:
+    """Return the kind of an identifier column that does not state one.
+
+    Date and timestamp columns are dates; a name containing "postcode" is a postcode; a
+    surname or first-name column (surname, last_name, family_name / first_name, forename,
+    given_name) is that kind; any other name containing "name" is a name; anything else is an
+    identifier. `vru.sources.contract` applies the same rules to contract columns.
+    """
+    lower = name.lower()
+    if type_ is not None and (pa.types.is_date(type_) or pa.types.is_timestamp(type_)):
+        return "date"
+    if "postcode" in lower:
+        return "postcode"
+    if any(w in lower for w in _SURNAME_WORDS):
+        return "surname"
+    if any(w in lower for w in _FIRST_NAME_WORDS):
+        return "first_name"
+    if "name" in lower:
+        return "name"
+    return "identifier"
+
+
+def normalise(value: object, kind: str = "identifier") -> str | None:
     """Return the normal form of an identifier, or None when nothing is left of it.
 
-    text: Unicode NFKC, casefold, trimmed, runs of whitespace collapsed to one space.
-    date: ISO ``YYYY-MM-DD`` (dates, datetimes, and strings in common UK and ISO forms;
-    an unrecognised string is normalised as text). postcode: NFKC, upper case, no spaces.
+    identifier and the name kinds: Unicode NFKC, casefold, trimmed, runs of whitespace
+    collapsed to one space. date: ISO ``YYYY-MM-DD`` (dates, datetimes, and strings in common
+    UK and ISO forms; an unrecognised string is normalised as text). postcode: NFKC, upper
+    case, no spaces.
     """
+    kind = canonical_kind(kind)
     if value is None:
         return None
     if kind == "date":
@@ -40,47 +102,48 @@ def normalise(value: object, kind: str = "text") -> str | None:
             return value.date().isoformat()
         if isinstance(value, date):
             return value.isoformat()
-        text = unicodedata.normalize("NFKC", str(value)).strip()
-        head = text.split("T")[0].split(" ")[0]
+        head = unicodedata.normalize("NFKC", str(value)).strip().split("T")[0].split(" ")[0]
         for fmt in _DATE_FORMATS:
             try:
                 return datetime.strptime(head, fmt).date().isoformat()
             except ValueError:
                 continue
-        kind = "text"
     text = unicodedata.normalize("NFKC", str(value))
     if kind == "postcode":
         text = _SPACES.sub("", text).upper()
-    elif kind == "text":
-        text = _SPACES.sub(" ", text.casefold()).strip()
     else:
-        raise ValueError(f"unknown identifier kind {kind!r}; kinds are {', '.join(KINDS)}")
+        text = _SPACES.sub(" ", text.casefold()).strip()
     return text or None
 
 
-def token(value: object, key: bytes, kind: str = "text") -> str | None:
-    """Return the pseudonym of one value (64 hex characters), or None for an empty value."""
+def token(value: object, key: bytes, kind: str = "identifier") -> str | None:
+    """Return the pseudonym of one value (64 hex characters), or None for an empty value.
+
+    Parameters
+    ----------
+    value
+        The identifier.
+    key
+        The home's pseudonym key (`load_pseudonym_key`); the kind's sub-key is derived from
+        it (`kind_key`).
+    kind
+        One of `KINDS` (or an alias in `ALIASES`).
+    """
     norm = normalise(value, kind)
     if norm is None:
         return None
-    return hmac.digest(key, norm.encode("utf-8"), hashlib.sha256).hex()
-
-
-def _kind_of(name: str, type_: pa.DataType) -> str:
-    if pa.types.is_date(type_) or pa.types.is_timestamp(type_):
-        return "date"
-    if "postcode" in name.lower():
-        return "postcode"
-    return "text"
+    return hmac.digest(kind_key(key, kind), norm.encode("utf-8"), hashlib.sha256).hex()
 
 
 def pseudonymise_array(values: pa.Array | pa.ChunkedArray, key: bytes,
-                       kind: str = "text") -> pa.Array:
+                       kind: str = "identifier") -> pa.Array:
     """Pseudonymise every value of an Arrow array; nulls and empty values stay null.
 
     Each distinct value is normalised and hashed once (dictionary encoding), then the
-    tokens are gathered back by index, so repeated identifiers cost nothing extra.
+    tokens are gathered back by index, so repeated identifiers cost nothing extra. ``key`` is
+    the home's pseudonym key; ``kind`` picks the sub-key (see `token`).
     """
+    kind = canonical_kind(kind)
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     if pa.types.is_dictionary(values.type):
@@ -90,8 +153,11 @@ def pseudonymise_array(values: pa.Array | pa.ChunkedArray, key: bytes,
     elif not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
         values = pc.cast(values, pa.string())  # dates cast to ISO text, numbers to digits
     encoded = pc.dictionary_encode(values)
-    tokens = pa.array([token(v, key, kind) for v in encoded.dictionary.to_pylist()],
-                      type=pa.string())
+    sub = kind_key(key, kind)
+    normal = (normalise(v, kind) for v in encoded.dictionary.to_pylist())
+    tokens = pa.array([None if n is None else
+                       hmac.digest(sub, n.encode("utf-8"), hashlib.sha256).hex()
+                       for n in normal], type=pa.string())
     return pc.take(tokens, encoded.indices)
 
 
@@ -104,11 +170,11 @@ def pseudonymise_table(table: pa.Table, identifier_columns: Iterable[str] | Mapp
     table
         The partner table.
     identifier_columns
-        Column names, or a mapping name -> kind ("text", "date", "postcode"). Without a
-        kind, date and timestamp columns are dates, a name containing "postcode" is a
-        postcode, and anything else is text.
+        Column names, or a mapping name -> kind (one of `KINDS`, or None). Without a kind,
+        `infer_kind` decides from the column's name and type.
     key
-        The pseudonymisation key (`load_pseudonym_key`).
+        The home's pseudonymisation key (`load_pseudonym_key`); each kind's sub-key is
+        derived from it.
 
     Returns
     -------
@@ -124,7 +190,7 @@ def pseudonymise_table(table: pa.Table, identifier_columns: Iterable[str] | Mapp
     for name, kind in kinds.items():
         index = table.column_names.index(name)
         column = table.column(index)
-        chosen = kind or _kind_of(name, column.type)
+        chosen = kind or infer_kind(name, column.type)
         table = table.set_column(index, pa.field(name, pa.string()),
                                  pseudonymise_array(column, key, chosen))
     return table

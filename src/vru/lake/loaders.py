@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 
 from vru.lake.ingest import Batch, IngestResult, Progress
 from vru.lake.store import Store
-from vru.lake.tables import partner_spec
+from vru.lake.tables import PSEUDONYM_PROPERTY, TableSpec, partner_spec
 from vru.sources import canonical, force_extract, istv, partner, police_uk
 from vru.sources.base import Problem, SourceError
 from vru.sources.contract import load_contract
@@ -223,8 +223,10 @@ def ingest_partner(home: Path, paths: list[str | Path], contract_path: str | Pat
 
     Needs a data sharing agreement in force for ``partner_<name>`` (`vru agreement add`).
     Identifier columns are replaced by keyed HMAC-SHA256 tokens before anything is staged,
-    so raw identifiers never reach a lake file; for the same reason a quarantined row of
-    such a dataset keeps its file, line, field and reason but not its raw text.
+    each kind of field under its own sub-key (`vru.governance.pseudonymise.kind_key`), so
+    raw identifiers never reach a lake file; for the same reason a quarantined row of such a
+    dataset keeps its file, line, field and reason but not its raw text. The table records
+    its identifier columns (`vru.lake.store.identifier_columns`).
 
     Raises
     ------
@@ -232,6 +234,10 @@ def ingest_partner(home: Path, paths: list[str | Path], contract_path: str | Pat
         The contract itself is invalid.
     NoActiveAgreement
         No agreement in force covers the dataset.
+    SourceError
+        The table exists but holds tokens of the older single-key scheme: they would never
+        match the new ones (duplicates missed, linkage broken), so the table must be removed
+        and its files ingested again.
     """
     from vru.governance import db as gdb
     from vru.governance.agreements import require_active_agreement
@@ -240,11 +246,12 @@ def ingest_partner(home: Path, paths: list[str | Path], contract_path: str | Pat
     contract = load_contract(contract_path)
     require_active_agreement(gdb.connect(Path(home)), contract.table_name)
     key = load_pseudonym_key(Path(home))
-    ids = contract.identifier_columns
+    ids = contract.identifier_kinds
     fields = [pa.field(f.name, pa.string()) if f.name in ids else f
               for f in contract.arrow_schema()]
     schema = pa.schema([*fields, ("row_hash", pa.int64()), ("batch_id", pa.string())])
-    spec = partner_spec(contract.name, schema, contract.date_column)
+    spec = partner_spec(contract.name, schema, contract.date_column, ids)
+    _refuse_old_tokens(Store(home), spec, contract.path)
 
     def one(batch: Batch, idx: int, inp: InputFile, progress: Progress | None) -> None:
         parsed = partner.read_partner(inp.path, contract)
@@ -262,3 +269,16 @@ def ingest_partner(home: Path, paths: list[str | Path], contract_path: str | Pat
             progress(inp.name, parsed.rows_in, 0)
 
     return _run(home, paths, one, actor, command, progress)
+
+
+def _refuse_old_tokens(store: Store, spec: TableSpec, contract_path: str) -> None:
+    """Refuse to add new-scheme tokens to a partner table holding tokens of another scheme."""
+    wanted = dict(spec.properties).get(PSEUDONYM_PROPERTY)
+    if wanted is None or not store.exists(spec.name):
+        return
+    held = store.properties(spec.name).get(PSEUDONYM_PROPERTY)
+    if held != wanted:
+        raise SourceError(contract_path, f"table {spec.name} holds pseudonyms made under "
+                          f"{held or 'the older single-key scheme'!s}, which never match "
+                          f"those made now ({wanted}); remove {store.path(spec.name)} and "
+                          "ingest its files again")

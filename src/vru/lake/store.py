@@ -17,8 +17,9 @@ from deltalake import (
 from deltalake import Schema as DeltaSchema
 from deltalake.transaction import create_table_with_add_actions
 
+from vru.governance.db import secure_home
 from vru.lake.files import write_files
-from vru.lake.tables import SPECS, TableSpec
+from vru.lake.tables import IDENTIFIER_PROPERTY, SPECS, TableSpec
 
 # String columns whose Parquet statistics let queries skip files; other strings (references,
 # free text, tokens) get none: min/max of a 64-character hash prunes nothing, costs a third of
@@ -45,11 +46,23 @@ def writer_properties(schema: pa.Schema) -> WriterProperties:
 
 
 class Store:
-    """The Delta tables under ``<home>/lake/``."""
+    """The Delta tables under ``<home>/lake/``.
+
+    Opening a store tightens an existing home to owner-only (`vru.governance.db.secure_home`);
+    the first write creates the home and ``lake`` 0700. Data files inside get the process
+    umask: the 0700 folder above them is what keeps other users out.
+    """
 
     def __init__(self, home: Path) -> None:
         self.home = Path(home)
         self.root = self.home / "lake"
+        secure_home(self.home)
+
+    def _make_root(self) -> None:
+        """Create the home and the lake folder, owner-only."""
+        if not self.root.is_dir():
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        secure_home(self.home)  # parents=True made the home with the umask: tighten it
 
     def path(self, name: str) -> Path:
         return self.root / name
@@ -108,7 +121,7 @@ class Store:
                 kwargs["description"] = json.dumps({"vru": dict(spec.properties)})
             mode = "append" if mode == "overwrite" and predicate else mode
             predicate = None
-        self.root.mkdir(parents=True, exist_ok=True)
+        self._make_root()
         write_deltalake(str(self.path(spec.name)), data, mode=mode, predicate=predicate,
                         commit_properties=props, writer_properties=writer_properties(spec.schema),
                         target_file_size=TARGET_FILE_SIZE,
@@ -117,7 +130,8 @@ class Store:
 
     def _append(self, spec: TableSpec, data, props: CommitProperties) -> int:
         path = self.path(spec.name)
-        path.mkdir(parents=True, exist_ok=True)
+        self._make_root()
+        path.mkdir(exist_ok=True)
         # batches of a size that keeps every writer thread busy (each is a row group)
         batches = data.to_batches(ROW_GROUP) if isinstance(data, pa.Table) else data
         stats = [f.name for f in spec.schema
@@ -152,3 +166,34 @@ class Store:
         if not self.exists(spec.name):
             return self.write(spec, spec.schema.empty_table())
         return self.version(spec.name)
+
+
+def identifier_columns(store: Store, name: str) -> dict[str, str]:
+    """The identifier columns of table ``name`` and their kinds, from its Delta description.
+
+    Partner tables keep their contract's identifier columns as a table property
+    (`vru.lake.tables.partner_spec`), so governance can hide them below record level even
+    when an agreement lists no ``identifier_fields``.
+
+    Parameters
+    ----------
+    store
+        The lake.
+    name
+        A table name, e.g. ``partner_school_exclusions``.
+
+    Returns
+    -------
+    dict[str, str]
+        Column -> kind ("identifier", "name", "first_name", "surname", "date", "postcode"),
+        in the contract's order; empty for a table without identifiers, a table written
+        before the property existed, or a missing table.
+    """
+    raw = store.properties(name).get(IDENTIFIER_PROPERTY)
+    if not raw:
+        return {}
+    try:
+        found = json.loads(raw)
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}

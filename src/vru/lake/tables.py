@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -77,13 +79,38 @@ def content_columns(spec: TableSpec) -> list[str]:
     return [f.name for f in spec.schema if f.name not in PROVENANCE]
 
 
-def partner_spec(name: str, schema: pa.Schema, date_column: str | None) -> TableSpec:
+#: Table property of a partner table: its identifier columns and their kinds (JSON object).
+IDENTIFIER_PROPERTY = "identifier_columns"
+#: Table property of a partner table: how its identifiers were pseudonymised. Tokens made under
+#: another scheme (one key for every column, before this property) never equal these.
+PSEUDONYM_PROPERTY = "pseudonyms"
+PSEUDONYM_SCHEME = "hmac-sha256, a sub-key per kind"
+
+
+def partner_spec(name: str, schema: pa.Schema, date_column: str | None,
+                 identifiers: Mapping[str, str] | None = None) -> TableSpec:
     """Spec of a partner table ``partner_<name>`` described by its contract.
 
     Partner records carry no key of their own that vru can trust, so a row's identity is its
     (pseudonymised) content: an identical row sent again is a duplicate, a corrected row is
-    a new row. The contract's date column is kept as a table property for retention.
+    a new row. The contract's date column (for retention) and its identifier columns with
+    their kinds (so governance hides them below record level whatever the agreement lists)
+    are kept as table properties; read them back with `vru.lake.store.identifier_columns`.
+
+    Parameters
+    ----------
+    name
+        The contract's dataset name.
+    schema
+        The table's Arrow schema (identifier columns as string tokens).
+    date_column
+        The contract's date column, or None.
+    identifiers
+        Identifier column -> kind (`vru.sources.contract.Contract.identifier_kinds`).
     """
-    props = (("date_column", date_column),) if date_column else ()
+    props: list[tuple[str, str]] = [("date_column", date_column)] if date_column else []
+    if identifiers:
+        props += [(IDENTIFIER_PROPERTY, json.dumps(dict(identifiers))),
+                  (PSEUDONYM_PROPERTY, PSEUDONYM_SCHEME)]
     return TableSpec(f"partner_{name}", schema, key=("row_hash",), mode="upsert",
-                     properties=props)
+                     properties=tuple(props))

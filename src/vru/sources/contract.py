@@ -24,6 +24,13 @@ RESERVED = ("source_file", "source_line")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _TOP_KEYS = {"name", "owner", "description", "retention_days", "date_column", "columns"}
 _COLUMN_KEYS = {"name", "type", "required", "identifier", "allowed", "description"}
+#: Kinds of identifier a column may declare (``identifier = "surname"``); each kind is
+#: pseudonymised under its own key (`vru.governance.pseudonymise.KINDS`, kept equal by a test).
+IDENTIFIER_KINDS = ("identifier", "name", "first_name", "surname", "date", "postcode")
+_KIND_ALIASES = {"text": "identifier"}  # the kind's name before kinds had their own keys
+_SURNAME_WORDS = ("surname", "last_name", "lastname", "family_name", "familyname")
+_FIRST_NAME_WORDS = ("first_name", "firstname", "forename", "given_name", "givenname",
+                     "christian_name")
 
 
 class ContractError(ValueError):
@@ -45,6 +52,7 @@ class ColumnSpec:
     identifier: bool = False  # personal identifier: pseudonymised by the lake at ingest
     allowed: tuple[str, ...] | None = None  # string columns only
     description: str = ""
+    identifier_kind: str | None = None  # one of IDENTIFIER_KINDS when ``identifier``
 
     @property
     def arrow_type(self) -> pa.DataType:
@@ -73,6 +81,12 @@ class Contract:
     def identifier_columns(self) -> list[str]:
         """Columns holding personal identifiers (the lake pseudonymises them before writing)."""
         return [c.name for c in self.columns if c.identifier]
+
+    @property
+    def identifier_kinds(self) -> dict[str, str]:
+        """Identifier column -> its kind (`IDENTIFIER_KINDS`), in declaration order."""
+        return {c.name: c.identifier_kind or infer_identifier_kind(c.name, c.type)
+                for c in self.columns if c.identifier}
 
     @property
     def required_columns(self) -> list[str]:
@@ -188,9 +202,9 @@ def _column(c: Any, i: int, path: str | Path) -> ColumnSpec:
     if typ not in TYPES:
         raise ContractError(path, f"{where}: unknown type {typ!r}; use one of "
                             f"{', '.join(TYPES)}")
-    for flag in ("required", "identifier"):
-        if flag in c and not isinstance(c[flag], bool):
-            raise ContractError(path, f"{where}: {flag} must be true or false")
+    if "required" in c and not isinstance(c["required"], bool):
+        raise ContractError(path, f"{where}: required must be true or false")
+    identifier, kind = _identifier(c.get("identifier", False), name, typ, where, path)
     allowed = c.get("allowed")
     if allowed is not None:
         if typ != "string":
@@ -205,5 +219,44 @@ def _column(c: Any, i: int, path: str | Path) -> ColumnSpec:
     if not isinstance(description, str):
         raise ContractError(path, f"{where}: 'description' must be text")
     return ColumnSpec(name=name, type=typ, required=c.get("required", False),
-                      identifier=c.get("identifier", False), allowed=allowed,
-                      description=description)
+                      identifier=identifier, allowed=allowed, description=description,
+                      identifier_kind=kind)
+
+
+def infer_identifier_kind(name: str, type_: str) -> str:
+    """The kind of a column declared ``identifier = true``.
+
+    A date or datetime column is a date; a name containing "postcode" is a postcode; a
+    surname or first-name column (surname, last_name, family_name / first_name, forename,
+    given_name) is that kind; any other name containing "name" is a name; anything else is an
+    identifier (a person or record id). The same rules as
+    `vru.governance.pseudonymise.infer_kind`.
+    """
+    lower = name.lower()
+    if type_ in ("date", "datetime"):
+        return "date"
+    if "postcode" in lower:
+        return "postcode"
+    if any(w in lower for w in _SURNAME_WORDS):
+        return "surname"
+    if any(w in lower for w in _FIRST_NAME_WORDS):
+        return "first_name"
+    if "name" in lower:
+        return "name"
+    return "identifier"
+
+
+def _identifier(value: Any, name: str, typ: str, where: str,
+                path: str | Path) -> tuple[bool, str | None]:
+    """Read a column's ``identifier`` key: false, true (kind inferred) or a kind's name."""
+    if value is False:
+        return False, None
+    if value is True:
+        return True, infer_identifier_kind(name, typ)
+    if isinstance(value, str):
+        kind = _KIND_ALIASES.get(value.strip(), value.strip())
+        if kind in IDENTIFIER_KINDS:
+            return True, kind
+    raise ContractError(path, f"{where}: unknown identifier kind {value!r}; write "
+                        f"identifier = true, false or one of "
+                        f"{', '.join(repr(k) for k in IDENTIFIER_KINDS)}")

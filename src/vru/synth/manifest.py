@@ -39,12 +39,14 @@ Keys of ``manifest.json`` (years are strings; coordinates BNG metres plus lon/la
 ``partners``
     Persons, per-partner counts, error rates and the planted errors (record ids per type),
     ``truth_persons`` (true identifiers, partner ids) and ``truth_records`` (record id ->
-    person_truth_id).
+    person_truth_id). `scrub_person_data` removes the person-level parts once the partner
+    files are ingested, and sets ``person_data_removed``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +54,10 @@ from typing import Any
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
+#: Keys of ``partners`` naming persons or records (true identifiers, partner ids, linkage).
+PERSON_KEYS = ("truth_persons", "truth_records")
+#: Top-level key set once `scrub_person_data` has run.
+SCRUBBED = "person_data_removed"
 
 
 @dataclass(frozen=True)
@@ -80,12 +86,20 @@ class Manifest(Mapping[str, Any]):
         return len(self.data)
 
     @property
+    def person_data_removed(self) -> bool:
+        """Whether `scrub_person_data` removed the partner files and the person truth."""
+        return bool(self.data.get(SCRUBBED))
+
+    @property
     def root(self) -> Path:
         """The folder holding the generated files."""
         return self.path.parent
 
     def files(self, kind: str) -> list[Path]:
-        """Absolute paths of the generated files of ``kind`` (force_extract, istv, partners)."""
+        """Absolute paths of the generated files of ``kind`` (force_extract, istv, partners).
+
+        After `scrub_person_data` the partner files are listed (marked ``removed``) but gone.
+        """
         return [self.root / f["path"] for f in self.data["files"][kind]]
 
     @classmethod
@@ -106,8 +120,64 @@ class Manifest(Mapping[str, Any]):
 
 
 def write_manifest(folder: Path, data: dict[str, Any]) -> Manifest:
-    """Write ``manifest.json`` (sorted keys, stable bytes) and return it."""
+    """Write ``manifest.json`` (sorted keys, stable bytes) and return it.
+
+    The file is replaced whole (written beside it, then renamed), so a reader never sees half
+    a manifest.
+    """
     path = folder / MANIFEST_NAME
     text = json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False)
-    path.write_text(text + "\n", encoding="utf-8")
+    part = path.with_name(path.name + ".part")
+    part.write_text(text + "\n", encoding="utf-8")
+    os.replace(part, path)
     return Manifest(path, data)
+
+
+def scrub_person_data(folder: Path) -> list[Path]:
+    """Delete a synthetic world's partner files and the person truth of its manifest.
+
+    The partner CSVs hold (synthetic) names, dates of birth, postcodes and partner person ids;
+    the manifest's ``partners.truth_persons`` holds them again, ``truth_records`` links each
+    partner record to a person, and ``partners.errors`` lists record ids per planted error.
+    Once the files are ingested (pseudonymised) none of this is needed in the home, so it
+    goes: the CSVs are deleted, the manifest keeps every aggregate (persons, counts by
+    partner, error rates, error counts) and every other part (crimes, ISTV links, KPIs,
+    hotspots...). The contracts (TOML) stay: they hold no person data. Safe to call again.
+
+    Parameters
+    ----------
+    folder
+        The folder holding ``manifest.json`` (what `vru.synth.generate` wrote).
+
+    Returns
+    -------
+    list[pathlib.Path]
+        The files deleted (empty when there was nothing left to delete).
+    """
+    manifest = Manifest.load(folder)
+    data = manifest.data
+    removed: list[Path] = []
+    for entry in data.get("files", {}).get("partners", []):
+        path = manifest.root / entry["path"]
+        if path.exists():
+            path.unlink()
+            removed.append(path)
+        entry["removed"] = True
+    partner_dir = manifest.root / "partners"
+    if partner_dir.is_dir():  # a partner CSV the manifest does not list holds the same data
+        for path in sorted(partner_dir.glob("*.csv")):
+            path.unlink()
+            removed.append(path)
+    info = data.get("partners", {})
+    for key in PERSON_KEYS:
+        info.pop(key, None)
+    for planted in info.get("errors", {}).values():
+        for error in planted.values():
+            error.pop("record_ids", None)
+    if "meaning" in info:
+        info["meaning"] = ("person-level truth (identifiers, partner ids, record links, "
+                           "the records of each planted error) removed after ingest; "
+                           "aggregate counts and rates kept")
+    data[SCRUBBED] = True
+    write_manifest(manifest.root, data)
+    return removed

@@ -58,7 +58,7 @@ class Column:
     name: str
     type: str
     required: bool
-    identifier: bool = False
+    identifier: str | None = None  # the identifier's kind (contract ``identifier = "..."``)
     allowed: tuple[str, ...] | None = None
 
 
@@ -83,11 +83,13 @@ class Partner:
 
 
 def _identity_columns(person_id: str) -> list[Column]:
-    return [Column(person_id, "string", True, True),
-            Column("first_name", "string", True, True),
-            Column("surname", "string", True, True),
-            Column("date_of_birth", "date", True, True),
-            Column("postcode", "string", False, True)]
+    # Each kind is pseudonymised under its own key: a first name and a surname that are the
+    # same word must not give the same token.
+    return [Column(person_id, "string", True, "identifier"),
+            Column("first_name", "string", True, "first_name"),
+            Column("surname", "string", True, "surname"),
+            Column("date_of_birth", "date", True, "date"),
+            Column("postcode", "string", False, "postcode")]
 
 
 PARTNERS: tuple[Partner, ...] = (
@@ -327,7 +329,7 @@ def contract_toml(partner: Partner) -> str:
         lines += ["", "[[columns]]", f"name = {_toml_str(c.name)}",
                   f"type = {_toml_str(c.type)}", f"required = {str(c.required).lower()}"]
         if c.identifier:
-            lines.append("identifier = true")
+            lines.append(f"identifier = {_toml_str(c.identifier)}")
         if c.allowed:
             lines.append("allowed = [" + ", ".join(_toml_str(a) for a in c.allowed) + "]")
     return "\n".join(lines) + "\n"
