@@ -24,9 +24,38 @@ KEY_ENV = {
 }
 
 
+#: Environment variable naming the audit anchor file (default ``<home>/keys/audit.head``).
+ANCHOR_ENV = "VRU_AUDIT_HEAD"
+
+
 def key_path(home: Path, name: str) -> Path:
     """Return the key file of ``name`` under ``home`` (``<home>/keys/<name>.key``)."""
     return Path(home) / "keys" / f"{name}.key"
+
+
+def anchor_path(home: Path, environ: Mapping[str, str] | None = None) -> Path:
+    """Return the audit anchor file: ``VRU_AUDIT_HEAD``, else ``<home>/keys/audit.head``.
+
+    The anchor holds the last audit entry's sequence number and MAC outside the database
+    (see `vru.governance.audit`); every process that appends to one log must share it.
+    """
+    env = os.environ if environ is None else environ
+    chosen = env.get(ANCHOR_ENV)
+    return Path(chosen) if chosen else Path(home) / "keys" / "audit.head"
+
+
+def key_available(home: Path, name: str, environ: Mapping[str, str] | None = None) -> bool:
+    """Return True when key ``name`` is set in the environment or its key file exists."""
+    env = os.environ if environ is None else environ
+    return bool(env.get(KEY_ENV[name])) or key_path(home, name).exists()
+
+
+def missing_audit_key_message(home: Path, evidence: str) -> str:
+    """Say that the audit key is gone although ``evidence`` shows one was in use, and what to do."""
+    path = key_path(home, "audit")
+    return (f"the audit key {path} is missing, but {evidence}: restore the key file from "
+            f"backup (mode 0600) or set {KEY_ENV['audit']} to the key. vru will not make a "
+            "new audit key, because every existing audit entry would then fail verification.")
 
 
 def key_problem(value: str) -> str | None:
@@ -51,7 +80,8 @@ def load_key(home: Path, name: str, *, create: bool = True,
     create
         Create a random key file (mode 0600) when neither the environment variable nor the
         file exists. Shared deployments pass False so a missing key is an error, not a new
-        key that silently breaks the audit chain or every pseudonym.
+        key that silently breaks the audit chain or every pseudonym. The audit key is never
+        created when its anchor file (`anchor_path`) exists: that is proof a key was lost.
     environ
         Environment to read (default ``os.environ``).
 
@@ -63,7 +93,8 @@ def load_key(home: Path, name: str, *, create: bool = True,
     Raises
     ------
     SettingsError
-        When the key is missing (and ``create`` is False), unreadable or insecure.
+        When the key is missing (and ``create`` is False, or it is the audit key and the
+        audit anchor exists), unreadable or insecure.
     """
     env = os.environ if environ is None else environ
     var = KEY_ENV[name]
@@ -85,6 +116,11 @@ def load_key(home: Path, name: str, *, create: bool = True,
             raise SettingsError(f"the {name} key in {path} {problem}: replace it with a random "
                                 f"value or set {var}.")
         return text.encode("utf-8")
+    anchor = anchor_path(home, env)
+    if name == "audit" and anchor.exists():
+        # The anchor is written on every audit entry with this key: the key existed once.
+        raise SettingsError(missing_audit_key_message(
+            home, f"the audit anchor {anchor} shows this home's audit log was written with one"))
     if not create:
         raise SettingsError(f"no {name} key: set {var} or create {path} (mode 0600) holding "
                             "a random value of at least 32 characters.")

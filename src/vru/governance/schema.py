@@ -86,4 +86,18 @@ audit_head = Table(
     Column("seq", Integer, nullable=False),
     Column("mac", String(64), nullable=False),
     Column("head_mac", String(64), nullable=False),
+    # True once vru has written the anchor file beside the audit key (see audit.py); False
+    # only on a log written before the anchor existed, which the next append adopts.
+    Column("anchored", Boolean, nullable=False, default=False),
+)
+
+# Consecutive failed sign-ins per name (also names that are not users, so throttling does
+# not reveal which accounts exist); a success deletes the row. Times are UTC ISO text.
+login_failures = Table(
+    "login_failures", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("first_failure", String(32), nullable=False),
+    Column("last_failure", String(32), nullable=False),
+    Column("locked_until", String(32), nullable=True),
 )
