@@ -7,8 +7,13 @@ __version__ = "0.1.0"
 __all__ = ["__version__", "open"]
 
 
-def open(home=None, **kwargs):  # noqa: A001 - mirrors the builtin on purpose: vru.open(home)
-    """Open the lake at ``home`` (default ``$VRU_HOME`` or ``./vru-home``) and return a `Lake`."""
-    from vru.lake.api import Lake
+def open(home=None, *, user=None, password=None, **kwargs):  # noqa: A001 - vru.open(home)
+    """Sign in to the lake at ``home`` (default ``$VRU_HOME`` or ``./vru-home``).
 
-    return Lake.open(home, **kwargs)
+    Without ``user`` the local OS user acts (the home's owner on the embedded default);
+    ``user=NAME`` needs ``password``. Returns a `vru.service.Session`: ``tables()``,
+    ``table(name).to_pandas()``, ``sql(...)``, ``counts(...)``, ``analyse(...)``.
+    """
+    from vru.service import open_session
+
+    return open_session(home, user=user, password=password, **kwargs)

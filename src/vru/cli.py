@@ -1,23 +1,23 @@
-"""The vru command line: parse, show progress, call one function, print the result."""
+"""The vru command line: parse, show progress, ask the service, print what it released."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-import numpy as np
 import pyarrow as pa
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from vru.lake.api import Lake, resolve_home
+from vru.service import ServiceError, Session, open_session, resolve_home
 
 app = typer.Typer(
     name="vru",
@@ -26,15 +26,15 @@ app = typer.Typer(
         "A governed lake of police, health and partner data; analyses of where and when "
         "serious violence happens; reports for task forces, partners and the public.\n\n"
         "Start with `vru demo` (a synthetic Thames Valley plus real data.police.uk months), "
-        "then `vru status` and `vru sql \"SELECT category, count(*) FROM incidents GROUP BY 1\"`."
+        "then `vru status` and `vru counts incidents --by year,category`. Every request is "
+        "authorised, released for your role and audited."
     ),
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode="markdown",
 )
 ingest_app = typer.Typer(help="Load partner data into the lake (validated, quarantined, "
-                         "versioned).",
-                         no_args_is_help=True)
+                         "versioned).", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 
 err = Console(stderr=True)
@@ -64,75 +64,35 @@ def _table(columns: Sequence[str], rows: Iterable[Iterable[str]] = (), title: st
         t.add_row(*row)
     return t
 
-def _gov():
-    """The home's metadata database and the actor: ``--user`` (signed in with a password), or
-    on the embedded default the local OS user, who becomes the home's admin on first use."""
-    return _open_gov(state.home, state.user)
+
+@contextlib.contextmanager
+def _door() -> Iterator[None]:
+    """Turn the service's refusals and bad requests into a message and an exit code."""
+    try:
+        yield
+    except ServiceError as e:
+        label = "denied" if e.exit_code == 3 else "error"
+        err.print(f"[red]{label}:[/red] {getattr(e, 'reason', None) or e}")
+        raise typer.Exit(e.exit_code) from None
+
+
+def _session(purpose: str = "violence_reduction", area: str | None = None) -> Session:
+    """The signed-in session: ``--user`` (password from VRU_PASSWORD or a prompt), or on the
+    embedded default the local OS user, who becomes the home's admin on first use."""
+    s = _signed_in(state.home, state.user)
+    s.purpose, s.area = purpose, area
+    return s
 
 
 @functools.cache
-def _open_gov(home: Path, user: str | None):
-    """Opened (and migrated) once per home, user and process."""
-    import getpass
-
-    from vru.governance import db as gdb
-    from vru.governance import identity
-    from vru.governance.errors import GovernanceError
-    from vru.governance.settings import Settings
-
-    home.mkdir(parents=True, exist_ok=True)
-    try:
-        settings = Settings.from_env(home)  # refuses insecure defaults in a shared deployment
-        g = gdb.connect(home)
-        if settings.is_shared and not user:
-            raise GovernanceError("a shared deployment has no local admin: sign in with --user "
-                                  "NAME (or VRU_USER) and VRU_PASSWORD")
-        if user:
-            password = os.environ.get("VRU_PASSWORD")
-            if password is None:
-                password = typer.prompt(f"password for {user}", hide_input=True, err=True)
-            me = identity.authenticate(g, user, password)
-        else:
-            me = identity.ensure_local_admin(g, getpass.getuser())
-    except GovernanceError as e:
-        err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(3) from None
-    return g, me
-
-
-def _admin_change(resource: str, change, *args):
-    """Authorise an admin change of ``resource`` (users, areas, agreements), then make it;
-    a refusal or a bad file stops the command with the reason."""
-    from vru.governance.errors import GovernanceError
-
-    g, _, _ = _authorise("admin", resource, "administration")
-    try:
-        return change(g, *args)
-    except (GovernanceError, OSError, ValueError) as e:
-        err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2) from None
-
-
-def _lake(purpose: str = "violence_reduction") -> Lake:
-    """The lake as the acting user sees it (every read governed and audited)."""
-    g, me = _gov()
-    lake = Lake.open(state.home, user=me, purpose=purpose)
-    lake._db = g
-    return lake
-
-
-def _authorise(action: str, resource: str, purpose: str, versions: dict | None = None, *,
-               area: str | None = None, inputs: tuple[str, ...] = ()):
-    """Ask the policy decision point; stop with its reason when it says no (it is audited)."""
-    from vru.governance.policy import authorise
-
-    g, me = _gov()
-    d = authorise(g, me, action, resource, purpose, table_versions=versions, area=area,
-                  inputs=inputs)
-    if not d.allowed:
-        err.print(f"[red]denied:[/red] {d.reason}")
-        raise typer.Exit(3)
-    return g, me, d
+def _signed_in(home: Path, user: str | None) -> Session:
+    password = None
+    if user:
+        password = os.environ.get("VRU_PASSWORD")
+        if password is None:
+            password = typer.prompt(f"password for {user}", hide_input=True, err=True)
+    with _door():
+        return open_session(home, user=user, password=password)
 
 
 @app.callback()
@@ -189,30 +149,22 @@ def _print_ingest(summary: dict, as_json: bool) -> None:
     out.print("tables: " + ", ".join(f"{k} v{v}" for k, v in summary["tables"].items()))
 
 
-def _run_ingest(fn, paths: list[Path], as_json: bool, tables: tuple[str, ...],
-                purpose: str = "violence_reduction", **kwargs) -> None:
-    from vru.governance import audit
+def _ingest(kind: str, paths: list[Path], as_json: bool, **kwargs: Any) -> dict:
+    from vru.service.ingest import ingest
 
-    g, me = _gov()
-    for t in tables:
-        _authorise("write", t, purpose)
-    with _progress() as prog:
+    s = _session()
+    with _door(), _progress() as prog:
         task = prog.add_task("reading", total=None, info="")
 
         def on_progress(what: str, done: int, total: int) -> None:
             prog.update(task, description=Path(what).name[:50], info=f"{done:,} rows",
                         total=total or None, completed=done)
 
-        result = fn(state.home, paths, progress=on_progress, actor=me.name, **kwargs)
-    summary = result.summary()
-    audit.record(g, actor=me.name, action="write", resource=",".join(tables), purpose=purpose,
-                 decision="allow", reason=f"ingest batch {summary['batch_id']}",
-                 table_versions=summary["tables"],
-                 detail={k: summary[k] for k in ("rows_in", "accepted", "quarantined",
-                                                 "duplicates")})
+        summary = ingest(s, kind, paths, progress=on_progress, **kwargs)
     _print_ingest(summary, as_json)
     if summary["rejected_files"]:
         raise typer.Exit(1)
+    return summary
 
 
 @ingest_app.command("police-uk")
@@ -230,10 +182,7 @@ def ingest_police_uk_cmd(
 
     Example: vru ingest police-uk ~/Downloads/2024-05.zip --json
     """
-    from vru.lake.loaders import ingest_police_uk
-
-    _run_ingest(ingest_police_uk, paths, as_json, ("incidents", "outcomes", "stop_search"),
-                command="ingest police-uk")
+    _ingest("police-uk", paths, as_json)
 
 
 @ingest_app.command("force-extract")
@@ -246,10 +195,7 @@ def ingest_force_extract_cmd(
 
     Rows are keyed by crime reference: a later extract updates crimes held and adds new ones.
     """
-    from vru.lake.loaders import ingest_force_extract
-
-    _run_ingest(ingest_force_extract, paths, as_json, ("incidents",),
-                command="ingest force-extract")
+    _ingest("force-extract", paths, as_json)
 
 
 @ingest_app.command("istv")
@@ -258,9 +204,54 @@ def ingest_istv_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Ingest emergency-department assault data (NHS ISTV): no personal identifiers allowed."""
-    from vru.lake.loaders import ingest_istv
+    _ingest("istv", paths, as_json)
 
-    _run_ingest(ingest_istv, paths, as_json, ("ed_assaults",), command="ingest istv")
+
+@ingest_app.command("partner")
+def ingest_partner_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="The partner's CSV files.")],
+    contract: Annotated[Path, typer.Option(
+        help="The dataset's contract (TOML: columns, types, identifiers and their kinds, "
+             "retention; see docs/formats.md).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Ingest a partner dataset (school exclusions, youth justice, social care...) under its
+    contract. Needs an agreement in force (`vru agreement add`); identifier columns are
+    pseudonymised (a key per kind of field) before anything is written.
+    """
+    _ingest("partner", paths, as_json, contract=contract)
+
+
+def _emit(result: pa.Table, fmt: str, output: Path | None) -> None:
+    from vru.service.formats import TABLE_FORMATS, shown, table_text
+
+    fmt = fmt.lower()
+    if fmt not in TABLE_FORMATS:
+        err.print(f"[red]error:[/red] unknown format {fmt!r}: use {', '.join(TABLE_FORMATS)}")
+        raise typer.Exit(2)
+    if fmt == "parquet":
+        if output is None:
+            err.print("[red]error:[/red] --format parquet needs --out FILE")
+            raise typer.Exit(2)
+        output.write_bytes(table_text(result, "parquet"))  # type: ignore[arg-type]
+        return
+    if fmt == "table":
+        view = shown(result) if result.num_rows else result
+        t = _table(view.column_names, (("" if v is None else str(v) for v in row.values())
+                                       for row in view.slice(0, 200).to_pylist()))
+        if output is None:
+            out.print(t)
+            if result.num_rows > 200:
+                err.print(f"{result.num_rows:,} rows; first 200 shown (use --format csv)")
+            return
+        text = result.to_pandas().to_string()
+    else:
+        with _door():
+            text = str(table_text(shown(result) if fmt == "csv" else result, fmt))
+    if output:
+        output.write_text(text)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 @app.command()
@@ -275,103 +266,83 @@ def sql(
     area: Annotated[str | None, typer.Option(help="Limit rows to this task-force area.")
                     ] = None,
 ) -> None:
-    """Query the lake with DuckDB SQL, as you may see it: read-only, every table read
-    authorised and audited; below record level only counts, after disclosure control.
+    """Query the lake with DuckDB SQL (admins and analysts): read-only, sandboxed (no files,
+    no catalog), every query authorised and audited with its full text. Other roles use
+    `vru counts`.
 
     Example: vru sql "SELECT category, count(*) n FROM incidents GROUP BY 1 ORDER BY n DESC"
     """
-    import duckdb
-
-    from vru.governance.disclosure import format_counts
-    from vru.lake.engine import ReadOnlyQuery
-    from vru.lake.governed import AccessDenied, governed_query
-    from vru.lake.store import Store
-
-    g, me = _gov()
-    try:
-        result = governed_query(Store(state.home), g, me, query, purpose, area=area)
-    except AccessDenied as e:
-        err.print(f"[red]denied:[/red] {e.reason}")
-        raise typer.Exit(3) from None
-    except (ReadOnlyQuery, LookupError, duckdb.Error) as e:
-        err.print(f"[red]error:[/red] {e}")
-        tables = ", ".join(Lake.open(state.home).store.versions()) or "none (run `vru ingest`)"
-        err.print(f"tables in {state.home}: {tables}")
-        raise typer.Exit(2) from None
-    meta = result.schema.metadata or {}
-    if b"vru:disclosure_profile" in meta and fmt in ("table", "csv"):
-        counts = [f.name for f in result.schema if pa.types.is_integer(f.type)]
-        result = format_counts(result, counts)
-        withheld = json.loads(meta.get(b"vru:withheld_rows", b"0"))
-        if withheld:
-            err.print(f"withheld {withheld} rows whose counts are all suppressed")
+    s = _session(purpose, area)
+    with _door():
+        result = s.sql(query)
     _emit(result, fmt, output)
 
 
-def _emit(result, fmt: str, output: Path | None) -> None:
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
+@app.command()
+def counts(
+    table: Annotated[str, typer.Argument(help="A lake table of events: incidents, "
+                                              "ed_assaults, partner_*.")],
+    by: Annotated[str, typer.Option(
+        help="Dimensions, comma-separated: month, quarter, year, financial_year, category, "
+             "offence_group, lsoa, msoa, district, area, h3:RES, grid:SIZE, hour, weekday, "
+             "source, age_band (ED: weapon, location_type, site).")],
+    where: Annotated[list[str] | None, typer.Option(
+        help="Filter DIM=VALUE; a|b for either, a..b for a range; repeat for more "
+             "(e.g. --where category=Robbery --where month=2020-01..2020-12).")] = None,
+    rate: Annotated[bool, typer.Option(
+        help="Add rate_per_1000 residents (needs one of lsoa, msoa, district, area).")
+    ] = False,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table | csv | json | parquet")
+                   ] = "table",
+    output: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file.")
+                      ] = None,
+    purpose: Annotated[str, typer.Option(help=PURPOSE_HELP)] = "violence_reduction",
+    area: Annotated[str | None, typer.Option(help="Only this task-force area.")] = None,
+) -> None:
+    """Counts of a table's events by dimensions, for every role: built by vru (not SQL),
+    limited to what you may see and released for your role (small counts as `*`, rounded or
+    perturbed), every request audited.
 
-    fmt = fmt.lower()
-    if fmt == "parquet":
-        if output is None:
-            err.print("[red]error:[/red] --format parquet needs --out FILE")
-            raise typer.Exit(2)
-        pq.write_table(result, output)
-        return
-    if fmt == "csv":
-        import io
-
-        buf = io.BytesIO()
-        pacsv.write_csv(result, buf)
-        text = buf.getvalue().decode()
-    elif fmt == "json":
-        text = json.dumps(result.to_pylist(), default=str)
-    elif fmt == "table":
-        t = _table(result.column_names, (("" if v is None else str(v) for v in row.values())
-                                         for row in result.slice(0, 200).to_pylist()))
-        if output is None:
-            out.print(t)
-            if result.num_rows > 200:
-                err.print(f"{result.num_rows:,} rows; first 200 shown (use --format csv)")
-            return
-        text = result.to_pandas().to_string()
-    else:
-        err.print(f"[red]error:[/red] unknown format {fmt!r}: use table, csv, json or parquet")
-        raise typer.Exit(2)
-    if output:
-        output.write_text(text)
-    else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    Example: vru counts incidents --by year,category --where category=Robbery
+    """
+    s = _session(purpose, area)
+    with _door():
+        result = s.counts(table, by, where, rate=rate)
+    _emit(result.table, fmt, output)
+    note = result.release.note
+    if result.withheld:
+        note += f"; {result.withheld:,} groups withheld (their released count is 0 or *)"
+    if result.release.profile != "none":
+        err.print(f"[dim]{note}[/dim]")
 
 
 @app.command()
 def status() -> None:
     """What the lake holds: tables, versions, rows, and the sources and months held."""
-    lake = _lake("administration")
-    tables = lake.tables()
+    s = _session("administration")
+    tables = s.tables()
     if not tables:
         out.print(f"{state.home}: empty lake. Load data with `vru ingest police-uk FILES` or "
                   "run `vru demo`.")
         return
     t = _table(["table", "version", "rows"], title=f"lake at {state.home}", numbers=True)
-    from vru.lake.governed import AccessDenied
+    from vru.service import Denied
 
     for name, v in tables.items():
         try:
-            q = f'SELECT count(*) AS n FROM "{name}"'
-            n = f"{lake.sql(q).column(0)[0].as_py():,}"
-        except AccessDenied as e:  # e.g. an agreement that does not cover administration
-            n = f"not visible: {e.reason}"
+            n = f"{s.sql(f'SELECT count(*) AS n FROM {name}').column(0)[0].as_py():,}"
+        except Denied as e:  # restricted roles count with `vru counts`
+            n = f"not shown: {e.reason.split(';')[0]}"
         t.add_row(name, str(v), n)
     out.print(t)
     if "incidents" in tables:
-        s = lake.sql("""SELECT source, min(month) AS first, max(month) AS last, count(*) AS n,
-                        count(*) FILTER (geo_status = 'no_location') AS unmapped
-                        FROM incidents GROUP BY 1 ORDER BY 1""")
-        out.print(_table(["source", "from", "to", "rows", "without location"], (
-            (r["source"], r["first"], r["last"], f"{r['n']:,}", f"{r['unmapped']:,}")
-            for r in s.to_pylist()), title="incidents by source", numbers=True))
+        with contextlib.suppress(Denied):
+            q = s.sql("""SELECT source, min(month) AS first, max(month) AS last, count(*) AS n,
+                         count(*) FILTER (geo_status = 'no_location') AS unmapped
+                         FROM incidents GROUP BY 1 ORDER BY 1""")
+            out.print(_table(["source", "from", "to", "rows", "without location"], (
+                (r["source"], r["first"], r["last"], f"{r['n']:,}", f"{r['unmapped']:,}")
+                for r in q.to_pylist()), title="incidents by source", numbers=True))
 
 
 @app.command()
@@ -380,43 +351,15 @@ def quarantine(
     limit: Annotated[int, typer.Option(help="Rows to show.")] = 50,
 ) -> None:
     """Rows that could not be used, with file, line, field and reason."""
-    lake = _lake("administration")
-    if "quarantine" not in lake.tables():
+    s = _session("administration")
+    if "quarantine" not in s.tables():
         out.print("nothing quarantined")
         return
     where = f"WHERE batch_id = '{batch.replace(chr(39), '')}'" if batch else ""
-    res = lake.sql(f"SELECT source_file, line, field, reason, raw FROM quarantine {where} "
-                   f"ORDER BY batch_id, source_file, line LIMIT {int(limit)}")
+    with _door():
+        res = s.sql(f"SELECT source_file, line, field, reason, raw FROM quarantine {where} "
+                    f"ORDER BY batch_id, source_file, line LIMIT {int(limit)}")
     _emit(res, "table", None)
-
-
-@ingest_app.command("partner")
-def ingest_partner_cmd(
-    paths: Annotated[list[Path], typer.Argument(help="The partner's CSV files.")],
-    contract: Annotated[Path, typer.Option(
-        help="The dataset's contract (TOML: columns, types, identifiers, retention; see "
-             "docs/formats.md).")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-) -> None:
-    """Ingest a partner dataset (school exclusions, youth justice, social care...) under its
-    contract. Needs an agreement in force (`vru agreement add`); identifier columns are
-    pseudonymised before anything is written.
-    """
-    from vru.governance.errors import GovernanceError
-    from vru.lake.loaders import ingest_partner
-    from vru.sources.contract import ContractError, load_contract
-
-    try:
-        table = load_contract(contract).table_name
-    except (ContractError, OSError) as e:
-        err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2) from None
-    try:
-        _run_ingest(ingest_partner, paths, as_json, (table,), contract_path=contract,
-                    command="ingest partner")
-    except GovernanceError as e:
-        err.print(f"[red]refused:[/red] {e}")
-        raise typer.Exit(3) from None
 
 
 retention_app = typer.Typer(help="Retention: delete data past its agreement's period.",
@@ -434,20 +377,16 @@ def retention_apply(
     gone from the lake home. Admins only; audited."""
     from datetime import date
 
-    from vru.lake.retention import RetentionDenied, apply_retention
-    from vru.lake.store import Store
+    from vru.service import admin
 
-    g, me = _gov()
     try:
         day = date.fromisoformat(today) if today else None
     except ValueError:
         err.print(f"[red]error:[/red] --today {today!r} is not YYYY-MM-DD")
         raise typer.Exit(2) from None
-    try:
-        report = apply_retention(Store(state.home), g, me, today=day)
-    except RetentionDenied as e:
-        err.print(f"[red]denied:[/red] {e}")
-        raise typer.Exit(3) from None
+    s = _session("administration")
+    with _door():
+        report = admin.retention(s, day)
     out.print(_table(
         ["dataset", "cutoff", "date column", "rows deleted", "quarantine deleted", "version",
          "note"],
@@ -467,40 +406,38 @@ CELL_HELP = ("Cells: h3:6..h3:10, grid:SIZE (BNG squares of SIZE metres, e.g. gr
              "lsoa, msoa, district.")
 WEIGHTS_HELP = ("Neighbours: contiguity (the cell and its first ring; default), distance:M "
                 "(within M metres), knn:K.")
+AREA_HELP = "Only this task-force area (see `vru areas list`); task-force members get theirs."
 
 
-def _analysis(name: str, purpose: str, area: str | None = None):
-    """Authorise an analysis of incidents, optionally limited to a task-force area (a
-    task-force member always gets their own); returns the decision and the area's LSOAs."""
-    from vru.lake.store import Store
-
-    version = Store(state.home).version("incidents")
-    g, me, d = _authorise("analyse", f"analysis:{name}", purpose,
-                          {"incidents": version} if version is not None else None,
-                          area=area, inputs=("incidents",))
-    lsoas = sorted(d.row_filter.values) if d.row_filter is not None else None
-    return d, lsoas
+def _analyse(name: str, purpose: str, area: str | None, **params: Any) -> Any:
+    """Run a registered analysis through the door, with a spinner."""
+    s = _session(purpose, area)
+    with _door(), _progress() as prog:
+        prog.add_task(name, total=None, info="")
+        return s.analyse(name, **params)
 
 
-def _released(frame, decision, counts: list[str]):
-    """Counts below record level go through disclosure control before anyone sees them."""
-    from vru.governance.disclosure import apply
+def _write(result: Any, path: Path | None) -> None:
+    from vru.service.formats import write
 
-    if str(decision.level) == "record":
-        return frame
-    return apply(frame, decision.disclosure_profile or "nhs", counts)
+    if path is not None:
+        with _door():
+            write(result, path)
 
 
-def _number(v) -> str:
+def _note(result: Any) -> None:
+    rel = result.meta.get("release") or {}
+    if rel.get("profile") not in (None, "none"):
+        err.print(f"[dim]{rel['note']}[/dim]")
+
+
+def _number(v: Any) -> str:
     """Counts as whole numbers with separators, ratios and p-values to 3 figures."""
+    if v is None or (isinstance(v, float) and v != v):
+        return "*"
     if isinstance(v, float):
         return f"{v:,.0f}" if v.is_integer() and abs(v) >= 10 else f"{v:.3g}"
     return str(v)
-
-
-def _analysis_error(e: Exception) -> None:
-    err.print(f"[red]error:[/red] {e}")
-    raise typer.Exit(2) from None
 
 
 @hotspots_app.command("gistar")
@@ -517,11 +454,10 @@ def hotspots_gistar(
     permutations: Annotated[int, typer.Option(
         help="Conditional permutations for pseudo p-values (0: normal p).")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the permutations.")] = 0,
-    harm: Annotated[bool, typer.Option(help="Weight events by harm (see vru.analysis.harm).")
+    harm: Annotated[bool, typer.Option(help="Weight events by harm (record-level roles).")
                     ] = False,
     png: Annotated[Path | None, typer.Option(help="Also draw a map of the classes.")] = None,
-    area_name: Annotated[str | None, typer.Option(
-        "--area", help="Only this task-force area (see `vru areas list`).")] = None,
+    area_name: Annotated[str | None, typer.Option("--area", help=AREA_HELP)] = None,
     offence_group: Annotated[list[str] | None, typer.Option(
         help="Home Office offence group(s), e.g. 'Violence against the person'.")] = None,
     purpose: Annotated[str, typer.Option(help=PURPOSE_HELP)] = "violence_reduction",
@@ -529,29 +465,19 @@ def hotspots_gistar(
     """Getis-Ord Gi* hot spots as ArcGIS defines them, with FDR-corrected classes -3..3.
 
     Writes one row per cell of the study area (empty cells included): cell, n, z, p, class.
+    Below record level the counts are released first and the statistics computed from them.
 
     Example: vru hotspots gistar --category "Violence and sexual offences" --cell h3:9
     --out hot.parquet --png hot.png
     """
-    from vru.analysis.aggregate import AggregationError
-    from vru.analysis.hotspots import gistar
-    from vru.analysis.outputs import plot_classes, write_result
-
-    d, area = _analysis("gistar", purpose, area_name)
-    with _progress() as prog:
-        prog.add_task("Gi*", total=None, info=cell)
-        try:
-            r = gistar(state.home, category=category, cell=cell, start=start, end=end,
-                       weights=weights, permutations=permutations, seed=seed, source=source,
-                       harm=harm, area=area, offence_group=offence_group)
-        except (AggregationError, ValueError, KeyError) as e:
-            _analysis_error(e)
-    r.frame = _released(r.frame, d, ["n"])
-    write_result(r, out_file)
-    if png:
-        plot_classes(r, png)
+    r = _analyse("gistar", purpose, area_name, category=category, cell=cell, start=start,
+                 end=end, weights=weights, permutations=permutations, seed=seed,
+                 source=source, harm=harm, offence_group=offence_group)
+    _write(r, out_file)
+    _write(r, png)
     hot = int((r.frame["class"] >= 2).sum())
     out.print(f"{len(r.frame):,} cells, {hot:,} hot at 95% or more after FDR → {out_file}")
+    _note(r)
 
 
 @hotspots_app.command("emerging")
@@ -566,8 +492,7 @@ def hotspots_emerging(
     start: Annotated[str | None, typer.Option("--from", help="First month, YYYY-MM.")] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last month, YYYY-MM.")] = None,
     source: Annotated[str | None, typer.Option(help="police_uk or force_extract.")] = None,
-    area_name: Annotated[str | None, typer.Option(
-        "--area", help="Only this task-force area (see `vru areas list`).")] = None,
+    area_name: Annotated[str | None, typer.Option("--area", help=AREA_HELP)] = None,
     offence_group: Annotated[list[str] | None, typer.Option(
         help="Home Office offence group(s), e.g. 'Violence against the person'.")] = None,
     purpose: Annotated[str, typer.Option(help=PURPOSE_HELP)] = "violence_reduction",
@@ -575,21 +500,13 @@ def hotspots_emerging(
     """Emerging Hot Spot Analysis by Esri's rules: new, consecutive, intensifying,
     persistent, diminishing, sporadic, oscillating, historical (hot and cold) or none; each
     cell's row explains its category (its series of classes and the trend test)."""
-    from vru.analysis.aggregate import AggregationError
-    from vru.analysis.hotspots import emerging
-    from vru.analysis.outputs import write_result
-
-    d, area = _analysis("emerging", purpose, area_name)
-    try:
-        r = emerging(state.home, category=category, cell=cell, time_bin=time_bin, start=start,
-                     end=end, weights=weights, time_window=time_window, source=source,
-                     area=area, offence_group=offence_group)
-    except (AggregationError, ValueError, KeyError) as e:
-        _analysis_error(e)
-    r.frame = _released(r.frame, d, ["n"])
-    write_result(r, out_file)
-    counts = r.frame["pattern"].value_counts() if "pattern" in r.frame else {}
-    out.print(", ".join(f"{k}: {v:,}" for k, v in counts.items()) + f" → {out_file}")
+    r = _analyse("emerging", purpose, area_name, category=category, cell=cell,
+                 time_bin=time_bin, start=start, end=end, weights=weights,
+                 time_window=time_window, source=source, offence_group=offence_group)
+    _write(r, out_file)
+    found = r.frame["pattern"].value_counts() if "pattern" in r.frame else {}
+    out.print(", ".join(f"{k}: {v:,}" for k, v in found.items()) + f" → {out_file}")
+    _note(r)
 
 
 @hotspots_app.command("near-repeat")
@@ -607,32 +524,28 @@ def hotspots_near_repeat(
                       ] = "force_extract",
     out_file: Annotated[Path | None, typer.Option("--out", help="Write the table (.csv...).")
                         ] = None,
+    area_name: Annotated[str | None, typer.Option("--area", help=AREA_HELP)] = None,
     purpose: Annotated[str, typer.Option(help=PURPOSE_HELP)] = "violence_reduction",
 ) -> None:
     """Knox near-repeat analysis as the Near Repeat Calculator reports it, done right:
     half-open bands, a same-location band, seeded permutations of times across places,
     Knox ratio = observed / mean simulated and p = (#simulated >= observed + 1)/(R + 1).
     Refuses month-precision data (data.police.uk)."""
-    from vru.analysis.aggregate import AggregationError
-    from vru.analysis.hotspots import near_repeat
-    from vru.analysis.near_repeat import MonthPrecisionError
-    from vru.analysis.outputs import write_result
-
-    _analysis("near_repeat", purpose)
     try:
-        r = near_repeat(state.home, category=category,
-                        spatial_edges=[float(x) for x in distances.split(",")],
-                        temporal_edges=[float(x) for x in days.split(",")],
-                        permutations=permutations, seed=seed, start=start, end=end,
-                        source=source)
-    except (AggregationError, MonthPrecisionError, ValueError) as e:
-        _analysis_error(e)
+        spatial = [float(x) for x in distances.split(",")]
+        temporal = [float(x) for x in days.split(",")]
+    except ValueError:
+        err.print("[red]error:[/red] --distances and --days are numbers separated by commas")
+        raise typer.Exit(2) from None
+    r = _analyse("near_repeat", purpose, area_name, category=category, spatial_edges=spatial,
+                 temporal_edges=temporal, permutations=permutations, seed=seed, start=start,
+                 end=end, source=source)
     frame = r.frame
-    if out_file:
-        write_result(r, out_file)
+    _write(r, out_file)
     out.print(_table([str(c) for c in frame.columns],
                      ((_number(v) for v in row) for row in frame.itertuples(index=False)),
                      title=f"Knox ratios (p) — {permutations} permutations, seed {seed}"))
+    _note(r)
 
 
 @hotspots_app.command("moran")
@@ -646,28 +559,19 @@ def hotspots_moran(
     start: Annotated[str | None, typer.Option("--from", help="First month, YYYY-MM.")] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last month, YYYY-MM.")] = None,
     source: Annotated[str | None, typer.Option(help="police_uk or force_extract.")] = None,
-    area_name: Annotated[str | None, typer.Option(
-        "--area", help="Only this task-force area (see `vru areas list`).")] = None,
+    area_name: Annotated[str | None, typer.Option("--area", help=AREA_HELP)] = None,
     offence_group: Annotated[list[str] | None, typer.Option(
         help="Home Office offence group(s), e.g. 'Violence against the person'.")] = None,
     purpose: Annotated[str, typer.Option(help=PURPOSE_HELP)] = "violence_reduction",
 ) -> None:
     """Local Moran's I: clusters (HH high among high, LL) and outliers (HL, LH), seeded."""
-    from vru.analysis.aggregate import AggregationError
-    from vru.analysis.hotspots import moran
-    from vru.analysis.outputs import write_result
-
-    d, area = _analysis("moran", purpose, area_name)
-    try:
-        r = moran(state.home, category=category, cell=cell, weights=weights,
-                  permutations=permutations, seed=seed, start=start, end=end, source=source,
-                  area=area, offence_group=offence_group)
-    except (AggregationError, ValueError, KeyError) as e:
-        _analysis_error(e)
-    r.frame = _released(r.frame, d, ["n"])
-    write_result(r, out_file)
-    counts = r.frame["cluster"].value_counts()
-    out.print(", ".join(f"{k}: {v:,}" for k, v in counts.items()) + f" → {out_file}")
+    r = _analyse("moran", purpose, area_name, category=category, cell=cell, weights=weights,
+                 permutations=permutations, seed=seed, start=start, end=end, source=source,
+                 offence_group=offence_group)
+    _write(r, out_file)
+    found = r.frame["cluster"].value_counts()
+    out.print(", ".join(f"{k}: {v:,}" for k, v in found.items()) + f" → {out_file}")
+    _note(r)
 
 
 @hotspots_app.command("density")
@@ -684,59 +588,17 @@ def hotspots_density(
     end: Annotated[str | None, typer.Option("--to", help="Last month, YYYY-MM.")] = None,
     source: Annotated[str | None, typer.Option(help="police_uk or force_extract.")] = None,
     png: Annotated[Path | None, typer.Option(help="Also draw the density surface.")] = None,
+    area_name: Annotated[str | None, typer.Option("--area", help=AREA_HELP)] = None,
     purpose: Annotated[str, typer.Option(help=PURPOSE_HELP)] = "violence_reduction",
 ) -> None:
-    """Kernel density of events on a British National Grid raster (events per km²)."""
-    from vru.analysis.aggregate import AggregationError
-    from vru.analysis.hotspots import density
-
-    d, _ = _analysis("density", purpose)
-    if str(d.level) != "record":
-        err.print("[red]denied:[/red] a density surface of individual points is record-level "
-                  "output; ask for Gi* or counts by area instead")
-        raise typer.Exit(3)
-    try:
-        r = density(state.home, category=category, cell_size=cell_size, bandwidth=bandwidth,
-                    kernel=kernel, start=start, end=end, source=source)
-    except (AggregationError, ValueError) as e:
-        _analysis_error(e)
-    xs, ys = r.grid.centres()
-    x, y = np.meshgrid(xs, ys)  # values[row, col]: row 0 is the southern row
-    values = r.grid.values
-    frame = pa.table({"easting": x.ravel(), "northing": y.ravel(),
-                      "density_per_km2": values.ravel()})
-    floor = float(values.max()) * 1e-6  # below this is FFT round-off, not density
-    frame = frame.filter(pa.compute.greater(frame["density_per_km2"], floor))
-    meta = {b"vru": json.dumps(r.meta, default=str).encode()}
-    if out_file.suffix.lower() == ".csv":
-        import pyarrow.csv as pacsv
-
-        pacsv.write_csv(frame, out_file)
-        out_file.with_name(out_file.name + ".meta.json").write_text(
-            json.dumps(r.meta, default=str, indent=1))
-    else:
-        import pyarrow.parquet as pq
-
-        pq.write_table(frame.replace_schema_metadata(meta), out_file)
-    if png:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(7, 7))
-        grid = np.asarray(values)
-        # FFT leaves ±1e-12 noise where nothing is: show only what carries density
-        ax.imshow(np.ma.masked_less_equal(grid, grid.max() * 1e-6), origin="lower",
-                  cmap="magma_r",
-                  extent=(float(np.min(x)), float(np.max(x)), float(np.min(y)),
-                          float(np.max(y))))
-        bw = r.meta["parameters"]["bandwidth"]
-        ax.set_title(f"{kernel} kernel density, bandwidth {bw:.0f} m")
-        ax.set_axis_off()
-        fig.savefig(png, dpi=120, bbox_inches="tight")
-        plt.close(fig)
-    out.print(f"{frame.num_rows:,} cells with density > 0 → {out_file}")
+    """Kernel density of events on a British National Grid raster (events per km²); a
+    surface drawn from single points, so record-level roles only."""
+    r = _analyse("density", purpose, area_name, category=category, cell_size=cell_size,
+                 bandwidth=bandwidth, kernel=kernel, start=start, end=end, source=source)
+    _write(r, out_file)
+    _write(r, png)
+    out.print(f"density surface, bandwidth {r.meta['parameters']['bandwidth']:.0f} m → "
+              f"{out_file}")
 
 
 @hotspots_app.command("accuracy")
@@ -750,22 +612,17 @@ def hotspots_accuracy(
     source: Annotated[str | None, typer.Option(help="police_uk or force_extract.")] = None,
     min_class: Annotated[int, typer.Option(help="Gi* class that makes a hotspot (2 = 95%).")
                          ] = 2,
+    area_name: Annotated[str | None, typer.Option("--area", help=AREA_HELP)] = None,
     purpose: Annotated[str, typer.Option(help=PURPOSE_HELP)] = "violence_reduction",
 ) -> None:
     """How well a Gi* hotspot map of one period predicted the next: PAI = (n/N)/(a/A), PEI and
     RRI, and how concentrated the later events were at repeat cells."""
-    from vru.analysis.aggregate import AggregationError
-    from vru.analysis.hotspots import accuracy, gistar
-
-    _analysis("accuracy", purpose)
-    try:
-        hot = gistar(state.home, category=category, cell=cell, start=map_from, end=map_to,
-                     source=source)
-        r = accuracy(hot, state.home, start, end, min_class=min_class)
-    except (AggregationError, ValueError, KeyError) as e:
-        _analysis_error(e)
+    r = _analyse("accuracy", purpose, area_name, map_from=map_from, map_to=map_to,
+                 start=start, end=end, category=category, cell=cell, source=source,
+                 min_class=min_class)
     out.print(_table(list(r.frame.columns), [(_number(v) for v in r.frame.iloc[0].tolist())],
                      title=f"hotspot map {map_from}..{map_to} tested on {start}..{end}"))
+    _note(r)
 
 
 @hotspots_app.command("times")
@@ -778,24 +635,16 @@ def hotspots_times(
     out_file: Annotated[Path | None, typer.Option("--out", help="Write the matrix (.csv...).")
                         ] = None,
     png: Annotated[Path | None, typer.Option(help="Draw the hour x weekday heat map.")] = None,
+    area_name: Annotated[str | None, typer.Option("--area", help=AREA_HELP)] = None,
     purpose: Annotated[str, typer.Option(help=PURPOSE_HELP)] = "violence_reduction",
 ) -> None:
     """When: hour x weekday (each event spread over its from/to window, aoristic), the
     busiest calendar months, and the monthly trend (least squares and Mann-Kendall)."""
-    from vru.analysis.aggregate import AggregationError
-    from vru.analysis.hotspots import times
-    from vru.analysis.outputs import plot_hour_weekday, write_result
-
-    _analysis("times", purpose)
-    try:
-        r = times(state.home, category=category, start=start, end=end, source=source)
-    except (AggregationError, ValueError) as e:
-        _analysis_error(e)
-    if r.matrix is not None and out_file:
-        write_result(r, out_file)
-    if r.matrix is not None and png:
-        plot_hour_weekday(r, png)
+    r = _analyse("times", purpose, area_name, category=category, start=start, end=end,
+                 source=source)
     if r.matrix is not None:
+        _write(r, out_file)
+        _write(r, png)
         day, hour = r.peak()
         out.print(f"hour x weekday peak: {day} {hour:02d}:00 "
                   f"({r.meta.get('events', 0):,} events with a time)")
@@ -806,6 +655,7 @@ def hotspots_times(
         out.print(f"busiest calendar month: {top['name']} ({top['share']:.1%} of events)")
     if r.trend is not None:
         out.print(f"trend: {r.trend.summary()}")
+    _note(r)
 
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
@@ -816,17 +666,14 @@ app.add_typer(users_app, name="users")
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Check the HMAC chain: exit 0 and print `ok N entries`, or exit 1 naming the first bad
-    entry (edited, deleted, inserted or reordered)."""
-    from vru.governance import audit
-    from vru.governance.errors import AuditError
+    """Check the HMAC chain and its anchor outside the database: exit 0 and print
+    `ok N entries`, or exit 1 naming the fault (an entry edited, deleted, inserted, forged or
+    reordered; the log wiped or truncated; the anchor or key missing)."""
+    from vru.service import admin
 
-    try:
-        g, _, _ = _authorise("audit", "audit", "administration")
-    except AuditError as e:  # a tampered head blocks new entries; verify must still report it
-        err.print(f"[yellow]warning:[/yellow] {e}")
-        g, _ = _gov()
-    r = audit.verify(g)
+    s = _session("administration")
+    with _door():
+        r = admin.verify_audit(s)
     if r.ok:
         typer.echo(f"ok {r.entries} entries")
         return
@@ -836,39 +683,39 @@ def audit_verify() -> None:
 
 
 @audit_app.command("show")
-def audit_show(limit: Annotated[int, typer.Option(help="Entries to show.")] = 30) -> None:
+def audit_show(
+    limit: Annotated[int, typer.Option(help="Entries to show.")] = 30,
+    actor: Annotated[str | None, typer.Option(help="Only this user's entries.")] = None,
+    dataset: Annotated[str | None, typer.Option(
+        help="Only entries about this dataset (what its data owner may see).")] = None,
+) -> None:
     """The latest audit entries: who did what, to which data, why, and the decision."""
-    from vru.governance import audit
+    from vru.service import admin
 
-    g, _ = _authorise("audit", "audit", "administration")[:2]
-    out.print(_table(["seq", "time", "actor", "action", "resource", "purpose", "decision"],
+    s = _session("administration")
+    with _door():
+        entries = admin.audit_entries(s, limit=limit, actor=actor, dataset=dataset)
+    out.print(_table(["seq", "time", "actor", "action", "resource", "purpose", "decision",
+                      "reason"],
                      ((str(e.seq), str(e.time)[:19], e.actor, e.action, e.resource, e.purpose,
-                       e.decision) for e in audit.entries(g, limit=limit))))
+                       e.decision, e.reason[:80]) for e in entries)))
 
 
 @app.command()
 def init(
-    admin: Annotated[str, typer.Option(help="Name of the first admin.")],
+    admin_name: Annotated[str, typer.Option("--admin", help="Name of the first admin.")],
     password_stdin: Annotated[bool, typer.Option(
         "--password-stdin", help="Read the admin's password from stdin.")] = False,
 ) -> None:
     """Create the first admin of a shared deployment (VRU_DATABASE_URL set); later commands
     sign in with --user. On the embedded default no init is needed: the local OS user is the
     home's admin."""
-    from vru.governance import db as gdb
-    from vru.governance import identity
-    from vru.governance.errors import GovernanceError
-    from vru.governance.settings import Settings
+    from vru.service import admin
 
     password = sys.stdin.readline().rstrip("\n") if password_stdin else typer.prompt(
-        f"password for {admin}", hide_input=True, confirmation_prompt=True, err=True)
-    try:
-        Settings.from_env(state.home)
-        state.home.mkdir(parents=True, exist_ok=True)
-        u = identity.init_admin(gdb.connect(state.home), admin, password)
-    except (GovernanceError, ValueError) as e:
-        err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2) from None
+        f"password for {admin_name}", hide_input=True, confirmation_prompt=True, err=True)
+    with _door():
+        u = admin.init_admin(state.home, admin_name, password)
     typer.echo(f"created admin {u.name}")
 
 
@@ -880,38 +727,24 @@ app.add_typer(areas_app, name="areas")
 def areas_load(file: Annotated[Path, typer.Argument(
         help="CSV with columns area,lsoa11cd, or TOML (see vru.governance.areas).")]) -> None:
     """Define or replace task-force areas (admins only; audited)."""
-    from vru.governance.areas import load_areas_file
+    from vru.service import admin
 
-    areas = _admin_change("areas", load_areas_file, file)
-    typer.echo(", ".join(f"{a.name} ({len(a.lsoa11cd)} LSOAs)" for a in areas))
+    s = _session("administration")
+    with _door():
+        loaded = admin.load_areas(s, file)
+    typer.echo(", ".join(f"{a.name} ({len(a.lsoa11cd)} LSOAs)" for a in loaded))
 
 
 @areas_app.command("list")
 def areas_list() -> None:
     """The task-force areas and how many LSOAs each covers."""
-    from vru.governance.areas import list_areas
+    from vru.service import admin
 
-    g, _, _ = _authorise("admin", "areas", "administration")
+    s = _session("administration")
+    with _door():
+        found = admin.areas(s)
     out.print(_table(["area", "LSOAs", "description"],
-                     ((a.name, str(len(a.lsoa11cd)), a.description or "") for a in list_areas(g))))
-
-
-def _demo_areas(g) -> None:
-    """The demo's nine task-force areas, built from the shipped boundaries."""
-    import tomllib
-
-    from vru.data import asset
-    from vru.geo.boundaries import load_lsoa
-    from vru.governance.areas import define_area, list_areas
-
-    if list_areas(g):
-        return
-    lsoa = load_lsoa()
-    config = tomllib.loads(asset("demo", "task-force-areas.toml").read_text(encoding="utf-8"))
-    _authorise("admin", "areas", "administration")
-    for a in config["areas"]:
-        codes = lsoa.loc[lsoa["lad13cd"].isin(a["districts"]), "lsoa11cd"].tolist()
-        define_area(g, a["name"], codes, description=a.get("description", ""))
+                     ((a.name, str(len(a.lsoa11cd)), a.description or "") for a in found)))
 
 
 @users_app.command("add")
@@ -926,32 +759,37 @@ def users_add(
                                                  help="Read the password from stdin.")] = False,
 ) -> None:
     """Add a user (admins only; audited)."""
-    from vru.governance import identity
+    from vru.service import admin
 
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
-    u = _admin_change("users", lambda g: identity.add_user(
-        g, name, role.replace("-", "_"), area=area, password=password,
-        organisation=organisation))
+    s = _session("administration")
+    with _door():
+        u = admin.add_user(s, name, role, area=area, password=password,
+                           organisation=organisation)
     typer.echo(f"added {u.name} ({u.role})")
 
 
 @users_app.command("list")
 def users_list() -> None:
     """Users of this home and their roles."""
-    from vru.governance import identity
+    from vru.service import admin
 
-    g, _, _ = _authorise("admin", "users", "administration")
+    s = _session("administration")
+    with _door():
+        found = admin.list_users(s)
     out.print(_table(["name", "role", "area", "enabled"],
                      ((u.name, str(u.role), u.area or "", "no" if u.disabled else "yes")
-                      for u in identity.list_users(g))))
+                      for u in found)))
 
 
 @users_app.command("disable")
 def users_disable(name: Annotated[str, typer.Argument(help="User name.")]) -> None:
     """Disable a user (their history stays in the audit log)."""
-    from vru.governance import identity
+    from vru.service import admin
 
-    _admin_change("users", identity.disable_user, name)
+    s = _session("administration")
+    with _door():
+        admin.disable_user(s, name)
     typer.echo(f"disabled {name}")
 
 
@@ -963,29 +801,12 @@ app.add_typer(agreement_app, name="agreement")
 def agreement_add(file: Annotated[Path, typer.Argument(
         help="Agreement TOML (shape in vru.governance.agreements).")]) -> None:
     """Register a data sharing agreement (admins only; audited)."""
-    from vru.governance.agreements import load_agreement_file
+    from vru.service import admin
 
-    a = _admin_change("agreements", load_agreement_file, file)
+    s = _session("administration")
+    with _door():
+        a = admin.add_agreement(s, file)
     typer.echo(f"registered agreement {a.name!r} for {a.dataset}")
-
-
-DEMO_ED_AGREEMENT = """
-name = "Thames Valley ED assaults (ISTV) — synthetic demo"
-dataset = "ed_assaults"
-owner = "Thames Valley acute trusts (synthetic)"
-parties = ["Thames Valley acute trusts (synthetic)", "Thames Valley VRU"]
-purposes = ["violence_reduction", "performance_reporting", "research", "administration"]
-legal_basis = ["Crime and Disorder Act 1998 s115",
-               "Police, Crime, Sentencing and Courts Act 2022 s16 (Serious Violence Duty)"]
-retention_days = 3650
-start_date = 2015-01-01
-end_date = 2030-12-31
-[levels]
-analyst = "record"
-task_force_member = "aggregate"
-ethics_board_member = "aggregate"
-viewer = "public"
-"""
 
 
 @app.command()
@@ -998,81 +819,39 @@ def synth(
 ) -> None:
     """Generate a synthetic Thames Valley with known planted truth (manifest.json), written in
     the formats partners send: force crime extract, ISTV ED data, partner CSVs + contracts."""
-    from vru.synth import generate
+    from vru.service.demo import synthesise
 
-    with _progress() as prog:
+    with _progress() as prog, _door():
         task = prog.add_task("synth", total=None, info="")
 
         def on_progress(what: str, done: int, total: int) -> None:
             prog.update(task, description=what, total=total or None, completed=done, info="")
 
-        try:
-            m = generate(out_dir, seed=seed, start=start, end=end, scale=scale,
-                         progress=on_progress)
-        except ValueError as e:
-            err.print(f"[red]error:[/red] {e}")
-            raise typer.Exit(2) from None
+        m = synthesise(out_dir, seed=seed, start=start, end=end, scale=scale,
+                       progress=on_progress)
     out.print(f"wrote the synthetic world to {out_dir} (truth in {m.path})")
-
-
-def _demo_agreement(g, dataset: str, owner: str, folder: Path) -> None:
-    """Register the demo's agreement for ``dataset`` unless one is in force."""
-    from vru.governance.agreements import active_agreement, load_agreement_file
-
-    if active_agreement(g, dataset) is not None:
-        return
-    text = (DEMO_ED_AGREEMENT.replace('dataset = "ed_assaults"', f'dataset = "{dataset}"')
-            .replace("Thames Valley acute trusts (synthetic)", owner)
-            .replace("Thames Valley ED assaults (ISTV) — synthetic demo",
-                     f"{owner}: {dataset} — synthetic demo"))
-    path = folder / f"{dataset}-agreement.toml"
-    path.write_text(text, encoding="utf-8")
-    _authorise("admin", "agreements", "administration")
-    load_agreement_file(g, path)
 
 
 @app.command()
 def demo(
     seed: Annotated[int, typer.Option(help="Seed of the synthetic world.")] = 1,
     scale: Annotated[float, typer.Option(help="Volume of the synthetic world.")] = 1.0,
+    serve: Annotated[bool, typer.Option(
+        "--serve/--no-serve", help="Serve the dashboard afterwards (not built yet: the "
+                                   "home is built either way).")] = False,
 ) -> None:
     """The main job on the embedded default: a synthetic Thames Valley (2015–2021) plus the real
     data.police.uk months vru ships, ingested into the lake at --home; then `status`."""
-    from vru.data import police_uk_months
-    from vru.lake.loaders import (
-        ingest_force_extract,
-        ingest_istv,
-        ingest_partner,
-        ingest_police_uk,
-    )
-    from vru.sources.contract import load_contract
-    from vru.synth import Manifest, generate
+    from vru.service import demo as demo_service
 
-    synth_dir = state.home / "synth"
-    if not (synth_dir / "manifest.json").exists():
-        out.print(f"[bold]1/5[/bold] generating the synthetic Thames Valley (seed {seed})")
-        generate(synth_dir, seed=seed, scale=scale)
-    m = Manifest.load(synth_dir)
-    out.print("[bold]2/5[/bold] ingesting the real data.police.uk months")
-    _run_ingest(ingest_police_uk, police_uk_months(), False, ("incidents",),
-                command="demo: ingest police-uk")
-    out.print("[bold]3/5[/bold] ingesting the synthetic force crime extract")
-    _run_ingest(ingest_force_extract, sorted((m.root / "force-extract").glob("*.csv")), False,
-                ("incidents",), command="demo: ingest force-extract")
-    out.print("[bold]4/5[/bold] ingesting the synthetic ED assault data (ISTV)")
-    g, _ = _gov()
-    _demo_agreement(g, "ed_assaults", "Thames Valley acute trusts (synthetic)", synth_dir)
-    _run_ingest(ingest_istv, sorted((m.root / "istv").glob("*.csv")), False, ("ed_assaults",),
-                command="demo: ingest istv")
-    _demo_areas(g)
-    out.print("[bold]5/5[/bold] ingesting the synthetic partner datasets (pseudonymised)")
-    for contract_path in sorted((m.root / "partners").glob("*.toml")):
-        contract = load_contract(contract_path)
-        _demo_agreement(g, contract.table_name, contract.owner, synth_dir)
-        _run_ingest(ingest_partner, [contract_path.with_suffix(".csv")], False,
-                    (contract.table_name,), contract_path=contract_path,
-                    command="demo: ingest partner")
+    s = _session()
+    with _door():
+        demo_service.build(s, seed=seed, scale=scale,
+                           say=lambda text: out.print(f"[bold]{text}[/bold]"),
+                           report=lambda summary: _print_ingest(summary, False))
     status()
+    if serve:
+        err.print("the dashboard is not part of this version yet; the home is built")
 
 
 def main() -> None:

@@ -13,8 +13,8 @@ its parameters (``result.meta``), ready for :mod:`vru.analysis.outputs`.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +92,22 @@ class HotspotResult:
                 f"{int(self.frame['n'].sum())} events; classes {parts}")
 
 
+#: Releases cell counts before any statistic is computed from them: (counts, cell keys) ->
+#: released counts as floats. Statistics of a restricted reader then add nothing to what the
+#: released counts show.
+CountRelease = Callable[[np.ndarray, np.ndarray | None], np.ndarray]
+
+
+def _released(counts: CellCounts, release: CountRelease | None) -> CellCounts:
+    if release is None:
+        return counts
+    if counts.params.get("harm"):
+        raise AggregationError("harm-weighted sums show the offence mix of single cells: they "
+                               "are for record-level roles only")
+    n = np.asarray(release(counts.n, counts.keys), dtype=np.float64)
+    return replace(counts, n=np.rint(n).astype(np.int64), value=n, keys=None)
+
+
 def _cells_frame(counts: CellCounts, columns: dict[str, Any]) -> gpd.GeoDataFrame:
     region = counts.area
     df = pd.DataFrame({"cell": region.ids, **columns})
@@ -115,6 +131,7 @@ def gistar(
     area: str | Sequence[str] | None = None,
     fdr: bool = True,
     lsoa_paths: Sequence[str | Path] | None = None,
+    release: CountRelease | None = None,
 ) -> HotspotResult:
     """Getis–Ord Gi* hot and cold spots over every cell of the study area.
 
@@ -153,6 +170,7 @@ def gistar(
     counts = aggregate(lake, cell, None, category=category, offence_group=offence_group,
                        offence_code=offence_code, source=source, start=start, end=end,
                        area=area, harm=harm, lsoa_paths=lsoa_paths)
+    counts = _released(counts, release)
     w = counts.area.weights(weights)
     if counts.events == 0:
         raise AggregationError("no events match the filters: nothing to analyse")
@@ -194,6 +212,7 @@ def emerging(
     area: str | Sequence[str] | None = None,
     drop_empty: bool = True,
     lsoa_paths: Sequence[str | Path] | None = None,
+    release: CountRelease | None = None,
 ) -> HotspotResult:
     """Emerging Hot Spot Analysis (Esri categories) on cells × weeks or months.
 
@@ -213,6 +232,7 @@ def emerging(
     counts = aggregate(lake, cell, time_bin, category=category, offence_group=offence_group,
                        offence_code=offence_code, source=source, start=start, end=end,
                        area=area, harm=harm, lsoa_paths=lsoa_paths)
+    counts = _released(counts, release)
     if counts.bins is None or len(counts.bins) < 3:
         raise AggregationError("emerging hot spots need at least 3 time steps")
     w = counts.area.weights(weights)
@@ -276,11 +296,12 @@ class KnoxReport:
 
     knox: KnoxResult
     meta: dict[str, Any]
+    released: pd.DataFrame | None = None  #: the table as released to a restricted reader
 
     @property
     def frame(self) -> pd.DataFrame:
         """Long table: distance band, time band, observed, expected, Knox ratio, p."""
-        return self.knox.to_frame()
+        return self.knox.to_frame() if self.released is None else self.released
 
 
 def near_repeat(
@@ -466,6 +487,7 @@ def moran(
     offence_group: str | Sequence[str] | None = None,
     offence_code: str | Sequence[str] | None = None,
     area: str | Sequence[str] | None = None,
+    release: CountRelease | None = None,
 ) -> HotspotResult:
     """Local Moran's I clusters (HH, LL) and outliers (HL, LH) over the study area's cells.
 
@@ -476,6 +498,7 @@ def moran(
     counts = aggregate(lake, cell, None, category=category, offence_group=offence_group,
                        offence_code=offence_code, source=source, start=start, end=end,
                        area=area)
+    counts = _released(counts, release)
     if counts.events == 0:
         raise AggregationError("no events match the filters: nothing to analyse")
     try:
@@ -499,9 +522,12 @@ class AccuracyResult:
     accuracy: HotspotAccuracy
     repeats: pd.DataFrame
     meta: dict[str, Any]
+    released: pd.DataFrame | None = None  #: the summary as released to a restricted reader
 
     @property
     def frame(self) -> pd.DataFrame:
+        if self.released is not None:
+            return self.released
         a = self.accuracy
         return pd.DataFrame([{"hotspot_cells_share": a.area_share, "events_later": a.n_total,
                               "events_in_hotspots": a.n_hit, "hit_rate": a.hit_rate,

@@ -26,6 +26,9 @@ from vru.lake.tables import SPECS
 #: Record keys are uniform on 0..KEY_MODULUS-1 (as in the ONS and ABS cell-key method).
 KEY_MODULUS = 256
 RECORD_KEY = "record_key"
+#: Columns that identify a record or its provenance: never in a view below record level.
+RECORD_IDENTIFIERS = frozenset({"source_ref", "source_file", "source_line", "row_hash",
+                                "batch_id"})
 
 
 def identity_columns(table: str, schema_names: Iterable[str]) -> list[str]:

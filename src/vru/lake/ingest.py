@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vru.governance.db import secure_home
 from vru.lake import engine
 from vru.lake.enrich import enrich_arrow, enrich_select
 from vru.lake.store import Store, writer_properties
@@ -132,7 +133,7 @@ class Batch:
 
     # -- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> Batch:
-        self.store.home.mkdir(parents=True, exist_ok=True)
+        secure_home(self.store.home, create=True)  # owner-only before anything is staged
         self._lock_file = open(self.store.home / ".ingest.lock", "w")  # noqa: SIM115
         fcntl.flock(self._lock_file, fcntl.LOCK_EX)  # one ingest at a time per home
         stale = self.store.home / "_staging"

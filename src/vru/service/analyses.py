@@ -1,0 +1,215 @@
+"""The registry of analyses: what each reads, the finest detail it shows, how it is released.
+
+An analysis is one `Analysis` entry plus its module under `vru.analysis`. The service runs
+it on the governed event source of the decision (area rows only) and releases its output by
+the decision's level; none of that is left to the analysis or to a face.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from vru.analysis import hotspots
+from vru.analysis.aggregate import AggregationError
+from vru.analysis.near_repeat import MonthPrecisionError
+from vru.governance import disclosure
+from vru.governance.policy import Decision
+from vru.governance.roles import Level
+from vru.lake.events import Events
+from vru.service.errors import BadRequest
+from vru.service.session import Release, Session
+
+#: Where a suppressed count enters a statistic computed for a restricted reader: the middle
+#: of the suppressed range (4 of 1..7), so a hot-spot map neither drops nor inflates it.
+_MIDDLE = {"nhs": 4.0, "ons": 5.0}
+
+
+class CountReleaser:
+    """Releases cell counts for statistics; remembers what a reader is shown (nulls for *)."""
+
+    def __init__(self, session: Session, decision: Decision) -> None:
+        self.session, self.decision = session, decision
+        self.rule: Release | None = None
+        self.shown: np.ndarray | None = None
+
+    def __call__(self, n: np.ndarray, keys: np.ndarray | None) -> np.ndarray:
+        flat = pd.DataFrame({"n": np.asarray(n, dtype=np.int64).ravel()})
+        k = {"n": np.asarray(keys).ravel()} if keys is not None else None
+        out, self.rule = self.session.release(flat, self.decision, ["n"], keys=k)
+        shown = pd.to_numeric(out["n"], errors="coerce").to_numpy(dtype=np.float64,
+                                                                   na_value=np.nan)
+        self.shown = shown.reshape(np.shape(n))
+        fill = _MIDDLE.get(self.rule.profile, 0.0)
+        return np.where(np.isnan(self.shown), fill, self.shown)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One registered analysis.
+
+    Attributes
+    ----------
+    name, summary
+        Its name (``analysis:<name>`` in the policy and the audit) and what it tells.
+    reads
+        Lake tables it reads (each judged against its agreements).
+    finest
+        The finest level its output carries: `Level.RECORD` (a density surface drawn from
+        single points) runs for record-level roles only; `Level.AGGREGATE` outputs are
+        released by the decision's profile.
+    area_restrictable
+        Whether it can run on one task-force area's rows (then a task-force member gets it
+        for their area).
+    run
+        ``(session, decision, events, params) -> result`` with counts already released.
+    """
+
+    name: str
+    summary: str
+    reads: tuple[str, ...]
+    finest: Level
+    area_restrictable: bool
+    run: Callable[[Session, Decision, Events, dict[str, Any]], Any]
+
+
+def _restricted(decision: Decision) -> bool:
+    return decision.level is not Level.RECORD
+
+
+def _cells(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Gi*, emerging hot spots, Moran: counts released before the statistics."""
+
+    def run(session: Session, decision: Decision, events: Events, params: dict[str, Any]):
+        releaser = CountReleaser(session, decision) if _restricted(decision) else None
+        result = fn(events, release=releaser, **params)
+        rule = session.release_rule(decision)
+        if releaser is not None and releaser.shown is not None:
+            rule = releaser.rule or rule
+            if releaser.shown.ndim == 1:
+                result.frame["n"] = pd.array(
+                    np.where(np.isnan(releaser.shown), pd.NA, releaser.shown), dtype="Int64")
+        result.meta["release"] = rule.as_meta()
+        return result
+
+    return run
+
+
+def _knox(session: Session, decision: Decision, events: Events, params: dict[str, Any]):
+    result = hotspots.near_repeat(events, **params)
+    rule = session.release_rule(decision, keyed=False)
+    if _restricted(decision):
+        # cells of a Knox table are pairs of events, not sets of records: no cell keys, so
+        # suppression and rounding; the ratio and p are recomputed or withheld with them
+        frame = result.knox.to_frame()
+        out, rule = session.release(frame, decision, ["observed"])
+        observed = pd.to_numeric(out["observed"], errors="coerce")
+        frame["observed"] = out["observed"]
+        frame["knox_ratio"] = (observed / frame["expected"]).round(2)
+        frame["expected"] = frame["expected"].round(1)
+        frame.loc[observed.isna(), "p_value"] = np.nan
+        frame["p_value"] = frame["p_value"].round(2)
+        result.released = frame
+    result.meta["release"] = rule.as_meta()
+    return result
+
+
+def _times(session: Session, decision: Decision, events: Events, params: dict[str, Any]):
+    result = hotspots.times(events, **params)
+    rule = session.release_rule(decision, keyed=result.keys is not None)
+    if _restricted(decision) and result.matrix is not None:
+        m = result.matrix
+        flat = pd.DataFrame({"n": np.rint(m.to_numpy().ravel()).astype(np.int64)})
+        keys = ({"n": result.keys.to_numpy().ravel()} if result.keys is not None else None)
+        out, rule = session.release(flat, decision, ["n"], keys=keys)
+        shown = pd.to_numeric(out["n"], errors="coerce").to_numpy(dtype=np.float64)
+        result.matrix = pd.DataFrame(shown.reshape(m.shape), index=m.index, columns=m.columns)
+        if result.seasonality is not None:
+            result.seasonality = result.seasonality.round(3)
+    result.keys = None
+    result.meta["release"] = rule.as_meta()
+    return result
+
+
+def _density(session: Session, decision: Decision, events: Events, params: dict[str, Any]):
+    result = hotspots.density(events, **params)
+    result.meta["release"] = session.release_rule(decision).as_meta()
+    return result
+
+
+def _accuracy(session: Session, decision: Decision, events: Events, params: dict[str, Any]):
+    p = dict(params)
+    map_from, map_to = p.pop("map_from"), p.pop("map_to")
+    min_class = p.pop("min_class", 2)
+    start, end = p.pop("start"), p.pop("end")
+    releaser = CountReleaser(session, decision) if _restricted(decision) else None
+    hot = hotspots.gistar(events, start=map_from, end=map_to, release=releaser, **p)
+    result = hotspots.accuracy(hot, events, start, end, min_class=min_class)
+    rule = session.release_rule(decision, keyed=False)
+    if _restricted(decision):
+        frame = result.frame
+        out, rule = session.release(frame, decision, ["events_later", "events_in_hotspots"])
+        result.released = out
+    result.meta["release"] = rule.as_meta()
+    return result
+
+
+ANALYSES: dict[str, Analysis] = {a.name: a for a in (
+    Analysis("gistar", "Getis-Ord Gi* hot and cold spots (FDR classes)", ("incidents",),
+             Level.AGGREGATE, True, _cells(hotspots.gistar)),
+    Analysis("emerging", "emerging hot spots over months or weeks (Esri categories)",
+             ("incidents",), Level.AGGREGATE, True, _cells(hotspots.emerging)),
+    Analysis("moran", "local Moran's I clusters and outliers", ("incidents",),
+             Level.AGGREGATE, True, _cells(hotspots.moran)),
+    Analysis("near_repeat", "Knox near-repeat table", ("incidents",), Level.AGGREGATE, True,
+             _knox),
+    Analysis("times", "hour x weekday, seasonality and monthly trend", ("incidents",),
+             Level.AGGREGATE, True, _times),
+    Analysis("accuracy", "how well a Gi* map of one period caught the next (PAI, PEI, RRI)",
+             ("incidents",), Level.AGGREGATE, True, _accuracy),
+    Analysis("density", "kernel density surface of located events", ("incidents",),
+             Level.RECORD, True, _density),
+)}
+
+#: Errors an analysis raises for a request that cannot run as asked.
+REQUEST_ERRORS = (AggregationError, MonthPrecisionError, ValueError, KeyError)
+
+
+def analyse(session: Session, name: str, *, purpose: str | None = None,
+            area: str | None = None, **params: Any) -> Any:
+    """Run registered analysis ``name`` as the session's user may: authorise, run on the
+    governed events, release, audit (the decision's entry names the parameters)."""
+    spec = ANALYSES.get(name)
+    if spec is None:
+        raise session.refuse("analyse", f"analysis:{name}",
+                             f"no analysis {name!r}; analyses: {', '.join(ANALYSES)}",
+                             "request", {"params": _jsonable(params)}, purpose)
+    versions = {t: session.version(t) for t in spec.reads}
+    decision = session.decide("analyse", f"analysis:{name}", purpose=purpose, area=area,
+                              inputs=spec.reads, versions=versions, needs=spec.finest,
+                              detail={"params": _jsonable(params)})
+    if decision.row_filter is not None and not spec.area_restrictable:
+        raise session.refuse("analyse", f"analysis:{name}", f"{name} cannot be limited to an "
+                             "area, and you may see one area only", "policy", None, purpose)
+    events = session.events(decision, spec.reads[0], versions[spec.reads[0]])
+    try:
+        result = spec.run(session, decision, events, dict(params))
+    except REQUEST_ERRORS as exc:
+        raise BadRequest(str(exc)) from None
+    result.meta["area"] = events.area
+    result.meta["audit_seq"] = decision.audit_seq
+    return result
+
+
+def release_note(profile: str) -> str:
+    """The one-line note a released output carries."""
+    return disclosure.describe(profile)
+
+
+def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v if isinstance(v, str | int | float | bool | type(None) | list | tuple)
+                else str(v)) for k, v in params.items()}

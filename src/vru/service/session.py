@@ -1,0 +1,337 @@
+"""A Session: one authenticated identity, the policy built once from settings, one door.
+
+Every request a face makes (the CLI, the Python API, the web app, the briefing) is a method
+of a Session, and each goes the same way: **authorise** (the policy point, which audits the
+decision), **run** (on a governed event source, never the lake), **release** (the one
+release function, by the decision's level) and return what was released.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from vru.governance import audit, disclosure, identity
+from vru.governance import db as gdb
+from vru.governance.errors import AuditError, AuthenticationError, GovernanceError
+from vru.governance.policy import Decision, PolicyConfig, authorise
+from vru.governance.roles import Level, Role
+from vru.governance.settings import Settings
+from vru.lake.events import RECORD_IDENTIFIERS, Events
+from vru.lake.store import Store, identifier_columns
+from vru.service.errors import AuditBroken, BadRequest, Denied, SignInError
+
+DEFAULT_HOME = "vru-home"
+DEFAULT_PURPOSE = "violence_reduction"
+#: Where a cell-key profile is asked of an output whose cells are not sets of records (pairs
+#: of events, aoristic shares), suppression and rounding protect it instead.
+NO_KEYS_FALLBACK = "nhs"
+
+
+def resolve_home(home: str | Path | None = None) -> Path:
+    """``home``, else ``$VRU_HOME``, else ``./vru-home``."""
+    return Path(home or os.environ.get("VRU_HOME") or DEFAULT_HOME).expanduser().resolve()
+
+
+@dataclass
+class Release:
+    """How figures given to this decision are released: level, profile and its note."""
+
+    level: Level
+    profile: str
+    note: str
+
+    @property
+    def exact(self) -> bool:
+        return self.profile == "none"
+
+    def as_meta(self) -> dict[str, str]:
+        return {"level": str(self.level), "profile": self.profile, "note": self.note}
+
+
+@dataclass
+class Session:
+    """A signed-in user of a lake home.
+
+    Open one with `open_session` (or `vru.open`). Attributes are read-only in spirit: the
+    user, their role and area come from the metadata database at sign-in, the policy
+    configuration from the settings read once.
+    """
+
+    home: Path
+    settings: Settings
+    db: gdb.Database
+    user: identity.User
+    purpose: str = DEFAULT_PURPOSE
+    area: str | None = None
+    store: Store = field(init=False)
+    config: PolicyConfig = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.store = Store(self.home)
+        self.config = PolicyConfig(aggregate_profile=self.settings.aggregate_profile,
+                                   public_profile=self.settings.public_profile)
+
+    # -- identity ------------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.user.name
+
+    @property
+    def role(self) -> Role:
+        return self.user.role
+
+    def __repr__(self) -> str:
+        return f"Session({self.home}, user={self.name!r}, role={self.role.value})"
+
+    # -- the policy point ----------------------------------------------------------------------
+
+    def decide(self, action: str, resource: str, *, purpose: str | None = None,
+               area: str | None = None, inputs: Sequence[str] = (),
+               versions: Mapping[str, int] | None = None,
+               detail: Mapping[str, Any] | None = None, needs: Level | None = None,
+               refuse_roles: Mapping[Role, str] | None = None) -> Decision:
+        """Authorise (and audit) one request; raise `Denied` with the reason when refused."""
+        try:
+            decision = authorise(self.db, self.user, action, resource, purpose or self.purpose,
+                                 area=area if area is not None else self.area, inputs=inputs,
+                                 table_versions=versions, detail=detail, config=self.config,
+                                 needs=needs, refuse_roles=refuse_roles)
+        except AuditError as exc:  # a broken audit log stops everything: fail closed
+            raise AuditBroken(str(exc)) from None
+        if not decision.allowed:
+            raise Denied(decision.reason)
+        return decision
+
+    def refuse(self, action: str, resource: str, reason: str, stage: str,
+               detail: Mapping[str, Any] | None = None, purpose: str | None = None) -> Denied:
+        """Record a refusal made before the policy point (a bad request) and return it."""
+        audit.record(self.db, actor=self.name, action=action, resource=resource,
+                     purpose=purpose or self.purpose, decision="deny", reason=reason,
+                     detail={"stage": stage, **(detail or {})})
+        return Denied(reason)
+
+    def version(self, table: str) -> int:
+        v = self.store.version(table)
+        if v is None:
+            have = ", ".join(self.store.versions()) or "none yet (run `vru ingest` or `vru demo`)"
+            raise BadRequest(f"no table {table!r} in {self.home}; tables: {have}")
+        return v
+
+    def events(self, decision: Decision, table: str, version: int | None = None) -> Events:
+        """The governed event source a decision allows: area rows, visible columns, keys."""
+        v = self.version(table) if version is None else version
+        rf = decision.row_filter
+        hidden = set(decision.column_masks)
+        permitted = decision.permitted_fields.get(table)
+        dt = self.store.table(table, v)
+        names = dt.to_pyarrow_dataset().schema.names if dt is not None else []
+        if permitted:
+            hidden |= {c for c in names if c not in permitted}
+        below = decision.level is not Level.RECORD
+        if below:
+            hidden |= RECORD_IDENTIFIERS
+            hidden |= set(_identifier_columns(self.store, table))
+        return Events(self.store, table, v, lsoa=rf.values if rf is not None else None,
+                      area=rf.area if rf is not None else None,
+                      hidden=frozenset(hidden & set(names)),
+                      key_seed=self.settings.cellkey_secret if below else None)
+
+    # -- what a face calls ---------------------------------------------------------------------
+
+    def tables(self) -> dict[str, int]:
+        """Every lake table and its current version (names are not data: no decision)."""
+        return self.store.versions()
+
+    def table(self, name: str, version: int | None = None) -> TableRef:
+        """Rows of ``name`` (record-level roles; area rows and visible columns only)."""
+        if not self.store.exists(name):
+            have = ", ".join(self.tables()) or "none yet — run `vru ingest` first"
+            raise BadRequest(f"no table {name!r} in {self.home}; tables: {have}")
+        return TableRef(self, name, version)
+
+    def sql(self, query: str, *, purpose: str | None = None) -> pa.Table:
+        """Read-only SQL over the lake (admins and analysts; sandboxed, audited)."""
+        import duckdb
+
+        from vru.lake.engine import ReadOnlyQuery
+        from vru.lake.governed import AccessDenied, governed_query
+
+        try:
+            return governed_query(self.store, self.db, self.user, query,
+                                  purpose or self.purpose, area=self.area, config=self.config)
+        except AccessDenied as exc:
+            raise Denied(exc.reason) from None
+        except AuditError as exc:
+            raise AuditBroken(str(exc)) from None
+        except (ReadOnlyQuery, LookupError, duckdb.Error) as exc:
+            raise BadRequest(str(exc)) from None
+
+    def counts(self, table: str, by: Sequence[str] | str, where: Any = None, *,
+               rate: bool = False, purpose: str | None = None, area: str | None = None) -> Any:
+        """Counts of ``table`` by dimensions, released for this user (`vru.service.counts`)."""
+        from vru.service.counts import counts
+
+        dims = by.split(",") if isinstance(by, str) else list(by)
+        return counts(self, table, dims, where, rate=rate, purpose=purpose, area=area)
+
+    def analyse(self, name: str, *, purpose: str | None = None, area: str | None = None,
+                **params: Any) -> Any:
+        """Run a registered analysis (`vru.service.analyses.ANALYSES`), released."""
+        from vru.service.analyses import analyse
+
+        return analyse(self, name, purpose=purpose, area=area, **params)
+
+    # -- the one release function --------------------------------------------------------------
+
+    def release_rule(self, decision: Decision, keyed: bool = True) -> Release:
+        """The profile a decision's figures are released under (and its note)."""
+        level = decision.level or Level.PUBLIC
+        profile = "none" if level is Level.RECORD else (decision.disclosure_profile or "nhs")
+        if profile == "cellkey" and not keyed:
+            profile = NO_KEYS_FALLBACK
+        return Release(level, profile, disclosure.describe(profile))
+
+    def release(self, frame: pd.DataFrame | pa.Table, decision: Decision,
+                counts: Sequence[str], *, keys: Mapping[str, Any] | None = None,
+                groups: Sequence[str] = ()) -> tuple[Any, Release]:
+        """Put count columns through the decision's release profile.
+
+        ``keys`` maps a count column to its cell keys (a column name of ``frame`` or an array
+        aligned with its rows); they are used by the cell-key profile and never returned.
+        """
+        rule = self.release_rule(decision, keyed=bool(keys))
+        if rule.exact:
+            return _drop_keys(frame, keys), rule
+        cell_keys = None
+        if rule.profile == "cellkey":
+            assert keys is not None
+            frame, cell_keys = _with_key_columns(frame, keys)
+        else:
+            frame = _drop_keys(frame, keys)
+        released = disclosure.apply(frame, rule.profile, list(counts), list(groups),
+                                    cell_keys=cell_keys)
+        return released, rule
+
+
+@dataclass
+class TableRef:
+    """A lake table at a version, read as the session's user may see it (each read audited)."""
+
+    session: Session
+    name: str
+    version: int | None
+
+    def to_arrow(self, columns: list[str] | None = None, filter: Any = None) -> pa.Table:  # noqa: A002
+        """Rows the user may see; ``filter`` is a ``pyarrow.compute`` expression applied
+        after."""
+        from vru.lake.governed import AccessDenied, governed_table
+
+        s = self.session
+        try:
+            t = governed_table(s.store, s.db, s.user, self.name, s.purpose, self.version,
+                               area=s.area, columns=columns, config=s.config)
+        except AccessDenied as exc:
+            raise Denied(exc.reason) from None
+        except LookupError as exc:
+            raise BadRequest(str(exc)) from None
+        return t.filter(filter) if filter is not None else t
+
+    def to_pandas(self, columns: list[str] | None = None, filter: Any = None) -> pd.DataFrame:  # noqa: A002
+        return self.to_arrow(columns, filter).to_pandas()
+
+    def to_geopandas(self, columns: list[str] | None = None, filter: Any = None,  # noqa: A002
+                     crs: str = "EPSG:27700") -> Any:
+        """Rows with a point geometry (British National Grid by default; "EPSG:4326")."""
+        import geopandas as gpd
+
+        df = self.to_pandas(columns, filter)
+        x, y = (("lon", "lat") if crs.upper() in ("EPSG:4326", "WGS84")
+                else ("easting", "northing"))
+        if x not in df.columns:
+            raise BadRequest(f"table {self.name!r} has no {x}/{y} columns to make points from")
+        return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df[x], df[y]), crs=crs)
+
+
+def _identifier_columns(store: Store, table: str) -> list[str]:
+    """A partner table's identifier columns, from its contract (kept with the table)."""
+    return list(identifier_columns(store, table))
+
+
+def _with_key_columns(frame: Any, keys: Mapping[str, Any]) -> tuple[Any, dict[str, str]]:
+    names: dict[str, str] = {}
+    for count, key in keys.items():
+        if isinstance(key, str):
+            names[count] = key
+            continue
+        col = f"__key_{count}"
+        if isinstance(frame, pa.Table):
+            frame = frame.append_column(col, pa.array(key, pa.int64()))
+        else:
+            frame = frame.copy()
+            frame[col] = key
+        names[count] = col
+    return frame, names
+
+
+def _drop_keys(frame: Any, keys: Mapping[str, Any] | None) -> Any:
+    cols = [k for k in (keys or {}).values() if isinstance(k, str)]
+    if not cols:
+        return frame
+    if isinstance(frame, pa.Table):
+        return frame.drop_columns([c for c in cols if c in frame.column_names])
+    return frame.drop(columns=[c for c in cols if c in frame.columns])
+
+
+def open_session(home: str | Path | None = None, *, user: str | None = None,
+                 password: str | None = None, purpose: str = DEFAULT_PURPOSE,
+                 area: str | None = None, environ: Mapping[str, str] | None = None) -> Session:
+    """Sign in to a lake home and return the `Session` every request goes through.
+
+    Parameters
+    ----------
+    home
+        The lake home (default ``$VRU_HOME`` or ``./vru-home``); created on first use.
+    user, password
+        Sign in as this user of the home (argon2id password check, throttled and audited).
+        Without ``user``, on the embedded default the local OS user acts, and becomes the
+        home's admin on its first use; a shared deployment (``VRU_DATABASE_URL``) always needs
+        a user and password.
+    purpose
+        Why the data are used (audited with every decision; judged against agreements).
+    area
+        Limit every request to this task-force area (a task-force member always gets theirs).
+
+    Raises
+    ------
+    SignInError
+        Wrong password, throttled, unknown or disabled user (one message for all), a missing
+        password, or settings that refuse to start.
+    """
+    path = resolve_home(home)
+    try:
+        settings = Settings.from_env(path, environ)
+        db = gdb.connect(path)
+        if user:
+            if password is None:
+                raise SignInError(f"signing in as {user!r} needs a password (VRU_PASSWORD, the "
+                                  "prompt, or password=...)")
+            me = identity.authenticate(db, user, password)
+        else:
+            if settings.is_shared:
+                raise SignInError("a shared deployment has no local admin: sign in with --user "
+                                  "NAME (or VRU_USER) and VRU_PASSWORD")
+            me = identity.ensure_local_admin(db, getpass.getuser())
+    except AuthenticationError as exc:
+        raise SignInError(str(exc)) from None
+    except GovernanceError as exc:
+        raise SignInError(str(exc)) from None
+    return Session(path, settings, db, me, purpose=purpose, area=area)
