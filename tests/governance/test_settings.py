@@ -57,3 +57,44 @@ def test_placeholder_key_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "keys" / "audit.key").write_text("changeme\n")
     with pytest.raises(SettingsError, match="audit key in .*audit.key is a well-known"):
         Settings.from_env(tmp_path, environ={})
+
+
+def test_disclosure_profiles_parse_and_default(tmp_path: Path) -> None:
+    from vru.governance.disclosure import PROFILES, describe
+    from vru.governance.settings import DISCLOSURE_PROFILES
+
+    assert set(DISCLOSURE_PROFILES) == set(PROFILES)  # every accepted value can be applied
+    default = Settings.from_env(tmp_path, environ={})
+    assert (default.aggregate_profile, default.public_profile) == ("nhs", "cellkey")
+    for profile in DISCLOSURE_PROFILES:
+        env = {"VRU_AGGREGATE_DISCLOSURE": profile, "VRU_PUBLIC_DISCLOSURE": profile}
+        got = Settings.from_env(tmp_path, environ=env)
+        assert (got.aggregate_profile, got.public_profile) == (profile, profile)
+        assert describe(got.public_profile)
+    for bad in ("NHS", "cell-key", "", "gdpr"):
+        with pytest.raises(SettingsError, match=f"VRU_PUBLIC_DISCLOSURE={bad!r} is not one of"):
+            Settings.from_env(tmp_path, environ={"VRU_PUBLIC_DISCLOSURE": bad})
+    env = {"VRU_DATABASE_URL": "postgresql+psycopg://vru@db/vru", "VRU_SECRET_KEY": GOOD,
+           "VRU_AUDIT_KEY": GOOD + "a", "VRU_PSEUDONYM_KEY": GOOD + "p",
+           "VRU_AGGREGATE_DISCLOSURE": "none"}
+    with pytest.raises(SettingsError, match="VRU_AGGREGATE_DISCLOSURE=none publishes"):
+        Settings.from_env(tmp_path, environ=env)
+    shared = Settings.from_env(tmp_path, environ={**env, "VRU_AGGREGATE_DISCLOSURE": "cellkey"})
+    assert (shared.aggregate_profile, shared.public_profile) == ("cellkey", "cellkey")
+
+
+def test_cellkey_secret_is_derived_from_the_secret_key(tmp_path: Path) -> None:
+    one = Settings.from_env(tmp_path / "one", environ={"VRU_SECRET_KEY": GOOD})
+    again = Settings.from_env(tmp_path / "again", environ={"VRU_SECRET_KEY": GOOD})
+    other = Settings.from_env(tmp_path / "other", environ={"VRU_SECRET_KEY": GOOD + "x"})
+    assert one.cellkey_secret == again.cellkey_secret  # stable: same key, same secret
+    assert one.cellkey_secret != other.cellkey_secret
+    assert all(0 <= s < 2**63 for s in (one.cellkey_secret, other.cellkey_secret))
+    # A derived value, not the key itself nor another key's derivation.
+    assert one.cellkey_secret.to_bytes(8, "big") not in one.secret_key
+    assert one.cellkey_secret not in {int.from_bytes(k[:8], "big") >> 1
+                                      for k in (one.secret_key, one.audit_key)}
+    # Local mode: the key file made on first start gives the same secret on the next.
+    local = tmp_path / "local"
+    assert (Settings.from_env(local, environ={}).cellkey_secret
+            == Settings.from_env(local, environ={}).cellkey_secret)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,7 +15,13 @@ from vru.governance.keys import load_key
 #: development: a developer's machine; local: the embedded default (SQLite in the home, the
 #: CLI acting as the OS user); production: a shared deployment (PostgreSQL, several users).
 MODES = ("development", "local", "production")
-DISCLOSURE_PROFILES = ("nhs", "ons", "none")
+#: The `vru.governance.disclosure` profiles a level may use (docs/release.md).
+DISCLOSURE_PROFILES = ("nhs", "ons", "cellkey", "none")
+#: Default profile per level: aggregate (task-force members, the ethics board) and public
+#: (viewers, published outputs).
+DISCLOSURE_DEFAULTS = {"aggregate": "nhs", "public": "cellkey"}
+#: HMAC label deriving the cell-key secret from the secret key: a new label, a new secret.
+CELLKEY_LABEL = b"vru/cellkey/record-keys/v1"
 
 
 @dataclass(frozen=True)
@@ -31,7 +39,9 @@ class Settings:
     secret_key, audit_key, pseudonym_key
         Keys, never stored in the database or the lake.
     aggregate_profile, public_profile
-        Disclosure profiles applied at the aggregate and public levels.
+        Disclosure profiles applied at the aggregate and public levels
+        (``VRU_AGGREGATE_DISCLOSURE``, default "nhs"; ``VRU_PUBLIC_DISCLOSURE``, default
+        "cellkey").
     """
 
     home: Path
@@ -41,7 +51,19 @@ class Settings:
     audit_key: bytes
     pseudonym_key: bytes
     aggregate_profile: str = "nhs"
-    public_profile: str = "nhs"
+    public_profile: str = "cellkey"
+
+    @property
+    def cellkey_secret(self) -> int:
+        """The seed of every record's cell key: a 63-bit integer >= 0, derived, never stored.
+
+        HMAC-SHA256 of a fixed label under the secret key, so it needs no key file of its
+        own, stays the same while the secret key does (the same cell keeps its answer) and
+        says nothing about the secret key. Changing the secret key changes every released
+        perturbed count once.
+        """
+        digest = hmac.new(self.secret_key, CELLKEY_LABEL, hashlib.sha256).digest()
+        return int.from_bytes(digest[:8], "big") >> 1
 
     @property
     def is_shared(self) -> bool:
@@ -79,7 +101,7 @@ class Settings:
         profiles = {}
         for level in ("aggregate", "public"):
             var = f"VRU_{level.upper()}_DISCLOSURE"
-            value = env.get(var, "nhs")
+            value = env.get(var, DISCLOSURE_DEFAULTS[level])
             if value not in DISCLOSURE_PROFILES:
                 problems.append(f"{var}={value!r} is not one of {', '.join(DISCLOSURE_PROFILES)}")
             elif value == "none" and mode == "production":
