@@ -19,6 +19,18 @@ class AuthenticationError(GovernanceError):
     """A name and password do not match an enabled user."""
 
 
+class LoginThrottled(AuthenticationError):  # noqa: N818 - reads as a sentence at the raise site
+    """Too many consecutive failed sign-ins for a name: try again after ``retry_after`` seconds.
+
+    Raised the same way whether or not the name is a user, so it reveals nothing about which
+    accounts exist.
+    """
+
+    def __init__(self, retry_after: int, message: str) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
 class AreaError(GovernanceError):
     """A task-force area definition is invalid."""
 

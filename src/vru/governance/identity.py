@@ -1,20 +1,24 @@
-"""Users, roles and passwords (argon2id); the local OS user is the embedded home's admin."""
+"""Users, roles, passwords (argon2id) and sign-in throttling; the local OS user is admin."""
 
 from __future__ import annotations
 
+import hashlib
+import math
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from vru.governance import audit
 from vru.governance._common import utc_now
 from vru.governance.db import Database
-from vru.governance.errors import AuthenticationError, IdentityError
+from vru.governance.errors import AuthenticationError, IdentityError, LoginThrottled
 from vru.governance.roles import Role
-from vru.governance.schema import areas, users
+from vru.governance.schema import areas, login_failures, users
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 MIN_PASSWORD = 12
@@ -22,6 +26,18 @@ MIN_PASSWORD = 12
 _hasher = PasswordHasher(type=Type.ID)
 # Verified against when the user does not exist, so timing does not reveal who exists.
 _DUMMY_HASH = _hasher.hash("not a real password, only for timing")
+
+#: Consecutive failed sign-ins for a name that cost nothing; each one after must wait.
+FREE_FAILURES = 3
+#: The wait after the n-th consecutive failure is 2**(n - FREE_FAILURES) s, at most this.
+MAX_DELAY_SECONDS = 60
+#: After this many consecutive failures the name is locked, even for the right password ...
+LOCK_AFTER = 10
+#: ... for this long (each further failure after it ends locks it again).
+LOCK_SECONDS = 15 * 60
+_FAILED = "unknown user, wrong password, or the account is disabled"
+_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
+_AUDIT_NAME = 256  # a claimed name longer than this is cut in the audit (it is no user's)
 
 
 @dataclass(frozen=True)
@@ -166,21 +182,164 @@ def disable_user(db: Database, name: str) -> User:
     return user
 
 
-def authenticate(db: Database, name: str, password: str) -> User:
-    """Return the enabled user whose name and password match.
+def clock() -> datetime:
+    """Return the current UTC time (`authenticate` takes ``now`` to replace it in tests)."""
+    return datetime.now(UTC)
+
+
+def throttle_delay(failures: int) -> int:
+    """Seconds the next attempt must wait after ``failures`` consecutive failures."""
+    if failures < FREE_FAILURES:
+        return 0
+    return min(2 ** (failures - FREE_FAILURES), MAX_DELAY_SECONDS)
+
+
+def _text(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(_TIME)
+
+
+def _time(text: str) -> datetime:
+    return datetime.strptime(text, _TIME).replace(tzinfo=UTC)
+
+
+def _throttle_key(name: str) -> str:
+    """The login_failures row of ``name``; a name too long for a user gets a hashed key."""
+    if len(name) <= 64:
+        return name
+    # "#" starts no user name, so these keys never collide with a real account's.
+    return "#" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:63]
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """The outcome of reserving a sign-in attempt for a name."""
+
+    allowed: bool
+    failures: int  # consecutive failures counted, this attempt included when allowed
+    retry_after: int = 0
+    locked: bool = False
+
+
+def _reserve(db: Database, key: str, now: datetime) -> _Attempt:
+    """Count this attempt as a failure before the password is checked, unless it must wait.
+
+    Counting first (a success deletes the row again) means attempts made in parallel cannot
+    all slip in before any failure is written.
+    """
+    for _ in range(3):  # on PostgreSQL two first failures may race to insert the row
+        try:
+            with db.begin(exclusive=True) as conn:
+                row = conn.execute(select(login_failures).where(login_failures.c.name == key)
+                                   .with_for_update()).first()
+                failures = row.failures if row is not None else 0
+                if row is not None:
+                    wait = _time(row.last_failure) + timedelta(seconds=throttle_delay(failures))
+                    locked = row.locked_until is not None and now < _time(row.locked_until)
+                    if locked:
+                        wait = max(wait, _time(row.locked_until))
+                    if now < wait:
+                        seconds = min(math.ceil((wait - now).total_seconds()), LOCK_SECONDS)
+                        return _Attempt(False, failures, max(seconds, 1), locked)
+                failures += 1
+                values = {"failures": failures, "last_failure": _text(now),
+                          "locked_until": _text(now + timedelta(seconds=LOCK_SECONDS))
+                          if failures >= LOCK_AFTER else None}
+                if row is None:
+                    conn.execute(insert(login_failures).values(
+                        name=key, first_failure=_text(now), **values))
+                else:
+                    conn.execute(update(login_failures)
+                                 .where(login_failures.c.name == key).values(**values))
+                return _Attempt(True, failures)
+        except IntegrityError:
+            continue
+    raise AuthenticationError(_FAILED)  # the row keeps changing under us: refuse
+
+
+def _clear(db: Database, key: str) -> None:
+    with db.begin() as conn:
+        conn.execute(login_failures.delete().where(login_failures.c.name == key))
+
+
+def _wait_message(seconds: int, now: datetime) -> str:
+    when = f"{seconds} seconds" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes"
+    at = (now + timedelta(seconds=seconds)).astimezone(UTC).strftime("%H:%M:%S UTC")
+    return (f"too many failed sign-ins for this name: try again in {when} (at {at}); each "
+            "further failure makes the wait longer")
+
+
+def authenticate(db: Database, name: str, password: str, *,
+                 now: datetime | None = None) -> User:
+    """Return the enabled user whose name and password match; throttle and audit every try.
+
+    Per name (names that are not users too, so throttling reveals nothing), consecutive
+    failures are counted in ``login_failures``: after `FREE_FAILURES` each attempt must wait
+    `throttle_delay` seconds after the last failure, and an attempt inside the wait is
+    refused without the password being checked; after `LOCK_AFTER` the name is locked for
+    `LOCK_SECONDS`, even for the right password. A success resets the count. Every failure
+    and every throttled attempt is audited as a ``deny`` of action "login" (stage "login" or
+    "throttle"), every success as an ``allow``; the password is never recorded.
+
+    Parameters
+    ----------
+    db
+        The metadata database.
+    name, password
+        As typed by the person signing in.
+    now
+        The time of the attempt (default `clock`); tests pass it instead of sleeping.
+
+    Returns
+    -------
+    User
 
     Raises
     ------
+    LoginThrottled
+        The name must wait; ``retry_after`` says how many seconds.
     AuthenticationError
         The same message whether the name is unknown, the password wrong or the user
         disabled, so a caller cannot probe which accounts exist.
+    AuditError
+        When the attempt cannot be audited (nobody signs in unrecorded).
     """
+    now = clock() if now is None else now
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    name = str(name)
+    key = _throttle_key(name)
+    claimed = name if len(name) <= _AUDIT_NAME else name[:_AUDIT_NAME] + "…"
+    where = {"actor": claimed, "action": "login", "resource": "session",
+             "purpose": "administration"}
+    extra = {} if claimed == name else {"name_length": len(name)}
+    attempt = _reserve(db, key, now)
+    if not attempt.allowed:
+        audit.refusal(db, **where, stage="throttle",
+                      reason=f"sign-in refused without checking the password: "
+                             f"{attempt.failures} consecutive failures for this name; the "
+                             f"next attempt may come in {attempt.retry_after} s"
+                             + (" (locked)" if attempt.locked else ""),
+                      detail={**extra, "failures": attempt.failures,
+                              "retry_after": attempt.retry_after, "locked": attempt.locked})
+        raise LoginThrottled(attempt.retry_after, _wait_message(attempt.retry_after, now))
     with db.engine.connect() as conn:
         row = conn.execute(select(users).where(users.c.name == name)).first()
     stored = row.password_hash if row is not None and row.password_hash else _DUMMY_HASH
     ok = verify_password(stored, password)
     if row is None or row.password_hash is None or row.disabled or not ok:
-        raise AuthenticationError("unknown user, wrong password, or the account is disabled")
+        why = ("no such user" if row is None else "the user has no password"
+               if row.password_hash is None else "the account is disabled" if row.disabled
+               else "wrong password")
+        locked = attempt.failures >= LOCK_AFTER
+        audit.refusal(db, **where, stage="login",
+                      reason=f"sign-in failed: {why} ({attempt.failures} consecutive failures"
+                             + (f"; the name is now locked for {LOCK_SECONDS // 60} minutes)"
+                                if locked else ")"),
+                      detail={**extra, "failures": attempt.failures, "locked": locked})
+        raise AuthenticationError(_FAILED)
+    _clear(db, key)
+    audit.record(db, **where, decision="allow", reason="signed in",
+                 detail={"stage": "login"})
     if _hasher.check_needs_rehash(row.password_hash):
         with db.begin() as conn:
             conn.execute(update(users).where(users.c.name == name)

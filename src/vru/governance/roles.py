@@ -54,4 +54,5 @@ ACTIONS: dict[str, str] = {
     "admin": "manage users, areas and agreements",
     "audit": "read the audit log",
     "retention": "delete rows past their retention period",
+    "login": "sign in (recorded whether it succeeds, fails or is throttled)",
 }
