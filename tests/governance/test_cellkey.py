@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from vru.governance.cellkey import KEYS, PTableParams, build_ptable, maxent_row, ptable
-from vru.governance.disclosure import apply
+from vru.governance.disclosure import PROFILES, apply, describe
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "release.md"
 DESIGNS = [PTableParams(),  # the default: released counts on multiples of 3
@@ -200,6 +200,8 @@ def test_release_doc_prints_the_ptable_the_code_builds() -> None:
     assert found, "docs/release.md lacks the <!-- ptable:begin/end --> block"
     assert found.group(1).strip() == ptable().to_markdown(range(11)).strip(), (
         "docs/release.md's pTable is stale: paste ptable().to_markdown(range(11))")
+    for profile in PROFILES:  # the profiles table shows each release note verbatim
+        assert f"| {describe(profile)} |" in text, profile
     params = PTableParams()
     for name, value in [("D", params.max_abs), ("step", params.step), ("cmax", params.cmax)]:
         assert re.search(rf"\b{name}\b[^|\n]*\|\s*{value}\b", text), name
