@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import subprocess
 import sys
@@ -9,20 +11,35 @@ from pathlib import Path
 
 from vru.data import police_uk_months
 
+NORTH = ("E01017649", "E01017650")
+TOM = {"VRU_USER": "tom", "VRU_PASSWORD": "correct horse battery"}
+
 
 def vru(home: Path, *args: str, stdin: str | None = None, **env: str
         ) -> subprocess.CompletedProcess:
+    """The real CLI in a subprocess, with extra environment variables."""
+    base = {k: v for k, v in os.environ.items() if k not in ("VRU_DATABASE_URL", "VRU_USER",
+                                                             "VRU_PASSWORD", "VRU_ENV")}
     return subprocess.run([sys.executable, "-m", "vru.cli", "--home", str(home), *args],
-                          input=stdin, capture_output=True, text=True,
-                          env={**os.environ, **env})
+                          input=stdin, capture_output=True, text=True, env={**base, **env},
+                          timeout=300)
+
+
+def rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def nhs(n: int) -> int | None:
+    """The NHS rule: 1-7 suppressed (None), others rounded to the nearest 5."""
+    return None if 1 <= n <= 7 else int((n + 2.5) // 5 * 5)
 
 
 def test_task_force_member_sees_only_their_area_counts(tmp_path):
     home = tmp_path / "home"
     month = next(p for p in police_uk_months() if "2018-11" in p.name)
     assert vru(home, "ingest", "police-uk", str(month)).returncode == 0
-    (tmp_path / "areas.csv").write_text("area,lsoa11cd\nnorth,E01017649\nnorth,E01017650\n"
-                                        "south,E01016466\n")
+    (tmp_path / "areas.csv").write_text("area,lsoa11cd\n" + "".join(
+        f"north,{c}\n" for c in NORTH) + "south,E01016466\n")
     loaded = vru(home, "areas", "load", str(tmp_path / "areas.csv"))
     assert loaded.returncode == 0, loaded.stderr
     assert "north (2 LSOAs)" in loaded.stdout
@@ -30,17 +47,39 @@ def test_task_force_member_sees_only_their_area_counts(tmp_path):
     add = vru(home, "users", "add", "tom", "--role", "task_force_member", "--area", "north",
               "--password-stdin", stdin="correct horse battery\n")
     assert add.returncode == 0, add.stderr
-    as_tom = {"VRU_USER": "tom", "VRU_PASSWORD": "correct horse battery"}
-    got = vru(home, "sql", "SELECT lsoa11cd, count(*) AS n FROM incidents GROUP BY ALL",
-              "--format", "csv", **as_tom)
-    assert got.returncode == 0, got.stderr
-    lsoas = {line.split(",")[0].strip('"') for line in got.stdout.splitlines()[1:]}
-    assert lsoas <= {"E01017649", "E01017650"} and lsoas
-    other = vru(home, "sql", "SELECT count(*) AS n FROM incidents", "--area", "south",
-                **as_tom)
+
+    # restricted roles get no SQL at all; they are pointed at `vru counts`
+    refused = vru(home, "sql", "SELECT lsoa11cd, count(*) AS n FROM incidents GROUP BY ALL",
+                  "--format", "csv", **TOM)
+    assert refused.returncode == 3 and "vru counts" in refused.stderr
+    assert refused.stdout == ""
+
+    seen_small = seen_large = False
+    for dim, column in (("lsoa", "lsoa11cd"), ("category", "category")):
+        # the truth, as the home's admin reads it at record level
+        truth_run = vru(home, "sql", f"SELECT {column} AS {dim}, count(*) AS n FROM incidents "
+                        "WHERE lsoa11cd IN ('E01017649', 'E01017650') GROUP BY ALL",
+                        "--format", "csv")
+        assert truth_run.returncode == 0, truth_run.stderr
+        truth = {r[dim]: int(r["n"]) for r in rows(truth_run.stdout)}
+        seen_small |= any(1 <= n <= 7 for n in truth.values())
+        seen_large |= any(n >= 8 for n in truth.values())
+
+        got = vru(home, "counts", "incidents", "--by", dim, "--format", "csv", **TOM)
+        assert got.returncode == 0, got.stderr
+        released = {r[dim]: int(r["n"]) for r in rows(got.stdout)}
+        if dim == "lsoa":
+            assert set(released) == set(NORTH)
+        assert released == {k: nhs(n) for k, n in truth.items() if nhs(n)}
+        assert "1-7" in got.stderr
+    assert seen_small and seen_large  # both rules were exercised
+
+    other = vru(home, "counts", "incidents", "--by", "lsoa", "--area", "south", **TOM)
     assert other.returncode == 3 and "south" in other.stderr
-    rows = vru(home, "sql", "SELECT source_ref FROM incidents", **as_tom)
-    assert rows.returncode != 0
+    ids = vru(home, "counts", "incidents", "--by", "source_ref", **TOM)
+    assert ids.returncode == 2 and "source_ref" in ids.stderr and "month" in ids.stderr
+    rows_run = vru(home, "sql", "SELECT source_ref FROM incidents", **TOM)
+    assert rows_run.returncode == 3 and rows_run.stdout == ""
 
 
 def test_shared_deployment_needs_keys_an_admin_and_sign_in(tmp_path):

@@ -66,9 +66,9 @@ def test_users_add_refused_for_a_bad_role(tmp_path):
     assert result.returncode == 2 and "unknown role" in result.stderr
 
 
-# -- authorisation matrix through the governed API ---------------------------------------------
+# -- authorisation matrix through the governed API and the service -----------------------------
 
-KEY = b"test-audit-key-0123456789abcdef0123456789"
+PW = "correct horse battery staple"
 NORTH, SOUTH = ["E01000001"], ["E01000003"]
 ED = {
     "name": "ED", "dataset": "ed_assaults", "owner": "Royal Berkshire NHS FT",
@@ -79,12 +79,16 @@ ED = {
 }
 SCHOOLS = {**ED, "name": "Schools", "dataset": "partner_schools", "owner": "Reading BC",
            "levels": {"analyst": "record", "task_force_member": "none"}}
+#: 12 rows in North, 3 in South: the NHS rule shows 12 as 10 and hides 3
+CODES = NORTH * 12 + SOUTH * 3
+#: the environment sessions open with: the NHS rule at both levels below record
+ENVIRON = {"VRU_AGGREGATE_DISCLOSURE": "nhs", "VRU_PUBLIC_DISCLOSURE": "nhs"}
 
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):
     home = tmp_path_factory.mktemp("matrix")
-    db = connect(home, audit_key=KEY)
+    db = connect(home)  # the home's own audit key, as every session of it uses
     define_area(db, "North", NORTH)
     define_area(db, "South", SOUTH)
     for name, role, extra in [("ada", "admin", {}), ("ann", "analyst", {}),
@@ -92,51 +96,61 @@ def lake(tmp_path_factory):
                                {"organisation": "Royal Berkshire NHS FT"}),
                               ("tia", "task_force_member", {"area": "North"}),
                               ("eve", "ethics_board_member", {}), ("vic", "viewer", {})]:
-        add_user(db, name, role, **extra)
+        add_user(db, name, role, password=PW, **extra)
     register_agreement(db, agreement_from_mapping(ED))
     register_agreement(db, agreement_from_mapping(SCHOOLS))
     store = Store(home)
-    codes = NORTH * 10 + SOUTH * 10
+    n = len(CODES)
     store.write(SPECS["ed_assaults"], conform(pa.table({
-        "source_ref": [f"r{i}" for i in range(20)], "lsoa11cd": codes,
-        "arrival": pa.array([datetime(2024, 1, 1)] * 20, pa.timestamp("us"))}),
+        "source_ref": [f"r{i}" for i in range(n)], "lsoa11cd": CODES,
+        "month": ["2024-01"] * n,
+        "arrival": pa.array([datetime(2024, 1, 1)] * n, pa.timestamp("us"))}),
         SPECS["ed_assaults"].schema))
     store.write(SPECS["incidents"], conform(pa.table({
-        "source": ["police_uk"] * 20, "source_ref": [f"c{i}" for i in range(20)],
-        "lsoa11cd": codes}), SPECS["incidents"].schema))
+        "source": ["police_uk"] * n, "source_ref": [f"c{i}" for i in range(n)],
+        "month": ["2024-01"] * n, "lsoa11cd": CODES}), SPECS["incidents"].schema))
     schools = pa.schema([("lsoa11cd", pa.string()), ("pupil", pa.string())])
     store.write(SPECS["incidents"].__class__("partner_schools", schools, key=("pupil",)),
-                pa.table({"lsoa11cd": codes, "pupil": [f"p{i}" for i in range(20)]},
+                pa.table({"lsoa11cd": CODES, "pupil": [f"p{i}" for i in range(n)]},
                          schema=schools))
     yield store, db
     db.dispose()
 
 
 COUNT = "SELECT count(*) AS n FROM {t}"
-# (actor, dataset, purpose, area) -> rows returned by a record read, "aggregate" when only
-# counts are allowed (then the count query's answer), or "deny".
+# (actor, dataset, purpose, area) -> rows returned by a record read; ("aggregate", {lsoa:
+# released count}) when only counts are allowed (then `counts --by lsoa` gives that); "deny".
 MATRIX = [
-    ("ada", "ed_assaults", "violence_reduction", None, 20),
-    ("ann", "ed_assaults", "violence_reduction", None, 20),
-    ("ann", "ed_assaults", "violence_reduction", "North", 10),
+    ("ada", "ed_assaults", "violence_reduction", None, 15),
+    ("ann", "ed_assaults", "violence_reduction", None, 15),
+    ("ann", "ed_assaults", "violence_reduction", "North", 12),
     ("ann", "ed_assaults", "research", None, "deny"),          # purpose not agreed
-    ("olu", "ed_assaults", "violence_reduction", None, 20),    # their own organisation's data
+    ("olu", "ed_assaults", "violence_reduction", None, 15),    # their own organisation's data
     ("olu", "partner_schools", "violence_reduction", None, "deny"),
     ("olu", "incidents", "violence_reduction", None, "deny"),  # not their dataset
-    ("tia", "ed_assaults", "violence_reduction", None, ("aggregate", 10)),
-    ("tia", "incidents", "violence_reduction", None, ("aggregate", 10)),
+    ("tia", "ed_assaults", "violence_reduction", None, ("aggregate", {"E01000001": 10})),
+    ("tia", "incidents", "violence_reduction", None, ("aggregate", {"E01000001": 10})),
     ("tia", "incidents", "violence_reduction", "South", "deny"),  # another area's rows
     ("tia", "partner_schools", "violence_reduction", None, "deny"),  # agreement says none
-    ("eve", "ed_assaults", "violence_reduction", None, ("aggregate", 20)),
+    ("eve", "ed_assaults", "violence_reduction", None, ("aggregate", {"E01000001": 10})),
     ("eve", "partner_schools", "violence_reduction", None, "deny"),
-    ("vic", "ed_assaults", "violence_reduction", None, ("aggregate", 20)),
+    ("vic", "ed_assaults", "violence_reduction", None, ("aggregate", {"E01000001": 10})),
     ("vic", "partner_schools", "violence_reduction", None, "deny"),
     ("nobody", "incidents", "violence_reduction", None, "deny"),
 ]
 
 
+def _session(store: Store, actor: str, purpose: str, area: str | None):
+    from vru.service import open_session
+
+    return open_session(store.home, user=actor, password=PW, purpose=purpose, area=area,
+                        environ=ENVIRON)
+
+
 @pytest.mark.parametrize("actor, dataset, purpose, area, expected", MATRIX)
 def test_authorisation_matrix(lake, actor, dataset, purpose, area, expected):
+    from vru.service import Denied, SignInError
+
     store, db = lake
     if expected == "deny":
         with pytest.raises(AccessDenied) as denied:
@@ -144,15 +158,36 @@ def test_authorisation_matrix(lake, actor, dataset, purpose, area, expected):
         assert not isinstance(denied.value, AggregateOnly)
         with pytest.raises(AccessDenied):
             governed_query(store, db, actor, COUNT.format(t=dataset), purpose, area=area)
+        if actor == "nobody":
+            with pytest.raises(SignInError):
+                _session(store, actor, purpose, area)
+            return
+        session = _session(store, actor, purpose, area)
+        with pytest.raises(Denied):
+            session.counts(dataset, "lsoa")
         return
     if isinstance(expected, tuple):
         with pytest.raises(AggregateOnly):
             governed_table(store, db, actor, dataset, purpose, area=area)
-        counted = governed_query(store, db, actor, COUNT.format(t=dataset), purpose, area=area)
-        assert counted["n"].to_pylist() == [expected[1]]
+        with pytest.raises(AccessDenied) as no_sql:
+            governed_query(store, db, actor, COUNT.format(t=dataset), purpose, area=area)
+        assert "vru counts" in no_sql.value.reason
+        session = _session(store, actor, purpose, area)
+        with pytest.raises(Denied, match="vru counts"):
+            session.sql(COUNT.format(t=dataset))
+        got = session.counts(dataset, "lsoa")
+        released = dict(zip(got.table["lsoa"].to_pylist(), got.table["n"].to_pylist(),
+                            strict=True))
+        assert released == expected[1]
+        assert got.release.profile == "nhs"
+        # the other area is held back: suppressed (3 is shown as *) for the force-wide
+        # roles, outside the area for the task-force member
+        assert got.withheld == (0 if actor == "tia" else 1)
         return
     rows = governed_table(store, db, actor, dataset, purpose, area=area)
     assert rows.num_rows == expected
+    exact = _session(store, actor, purpose, area).counts(dataset, "lsoa")
+    assert sum(exact.table["n"].to_pylist()) == expected and exact.release.exact
 
 
 def test_verify_reports_a_tampered_head(tmp_path):
