@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import stat
@@ -14,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from vru.governance import audit
 from vru.governance.db import Database, connect
 from vru.governance.errors import AuditError
+from vru.governance.keys import anchor_path
 
 AUDIT_KEY = b"test-audit-key-0123456789abcdef0123456789"  # the same as conftest's
 
@@ -199,6 +201,8 @@ def test_concurrent_appenders_do_not_fork_the_chain(db: Database, tmp_path: Path
     result = audit.verify(db)
     assert result.ok and result.entries == 121
     assert [e.seq for e in audit.entries(db)] == list(range(1, 122))
+    # the anchor outside the database followed every append, whoever made it
+    assert json.loads(anchor_path(tmp_path).read_text())["seq"] == 121
 
 
 def test_audit_env_key_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

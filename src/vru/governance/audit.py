@@ -247,9 +247,11 @@ def _check_append(conn: Connection, head: Any, anchor: _Anchor | None, path: Pat
             select(audit_log.c.mac).where(audit_log.c.seq == anchor.seq)).scalar()
         if isinstance(prev, str) and hmac.compare_digest(prev, anchor.mac):
             return
+    fresh = (" (a deliberately new database belongs in a new home: this home's audit key and "
+             "anchor belong to the old one)") if head.seq == 0 else ""
     raise AuditError(f"the audit log's head (entry {head.seq}) disagrees with the anchor file "
                      f"{path} (entry {anchor.seq}): entries were deleted or the log was reset, "
-                     "so vru will not extend it; run `vru audit verify` and investigate")
+                     f"so vru will not extend it; run `vru audit verify` and investigate{fresh}")
 
 
 def _cut(values: dict[str, str], detail: dict[str, Any]) -> dict[str, str]:
