@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from vru.governance import audit
 from vru.governance.areas import define_area
 from vru.governance.db import Database
 from vru.governance.errors import AuthenticationError, IdentityError
@@ -83,3 +84,20 @@ def test_local_admin_on_first_use(db: Database) -> None:
         ensure_local_admin(db, "bob")
     with pytest.raises(IdentityError, match="no user"):
         disable_user(db, "carol")
+
+
+def test_failed_sign_ins_look_alike_but_are_audited_with_the_true_reason(db: Database) -> None:
+    init_admin(db, "ada", "correct horse battery")
+    add_user(db, "bob", "viewer")  # no password: signs in only locally
+    add_user(db, "cat", "viewer", password="another long password")
+    disable_user(db, "cat")
+    messages = set()
+    for name, password in [("bob", "correct horse battery"), ("cat", "another long password"),
+                           ("ada", "not the password"), ("zed", "whatever it is")]:
+        with pytest.raises(AuthenticationError) as caught:
+            authenticate(db, name, password)
+        messages.add(str(caught.value))
+    assert len(messages) == 1  # the caller cannot tell these apart
+    reasons = [e.reason for e in audit.entries(db) if e.action == "login"]
+    assert ["no password" in reasons[0], "disabled" in reasons[1], "wrong password" in reasons[2],
+            "no such user" in reasons[3]] == [True] * 4
