@@ -33,6 +33,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python bench/bench_counts.py
 
 clean:
 	rm -rf $(VENV) $(HOME_DIR) .pytest_cache

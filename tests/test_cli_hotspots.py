@@ -47,7 +47,7 @@ def test_near_repeat_refuses_month_precision(home):
     assert run.returncode == 2 and "months only" in run.stderr.replace("\n", " ")
 
 
-def test_sql_for_a_viewer_is_counts_only(home):
+def test_a_viewer_gets_released_counts_never_sql(home):
     add = subprocess.run([sys.executable, "-m", "vru.cli", "--home", str(home), "users", "add",
                           "vera", "--role", "viewer", "--password-stdin"],
                          input="a long enough secret\n", capture_output=True, text=True)
@@ -56,12 +56,16 @@ def test_sql_for_a_viewer_is_counts_only(home):
         [sys.executable, "-m", "vru.cli", "--home", str(home), "--user", "vera", *a],
         capture_output=True, text=True,
         env={**__import__("os").environ, "VRU_PASSWORD": "a long enough secret"})
-    rows = env_run("sql", "SELECT * FROM incidents LIMIT 5")
-    assert rows.returncode != 0
-    counts = env_run("sql", "SELECT category, count(*) AS n FROM incidents GROUP BY ALL",
-                     "--format", "csv")
+    for query in ("SELECT * FROM incidents LIMIT 5",
+                  "SELECT category, count(*) AS n FROM incidents GROUP BY ALL", "SELECT 1"):
+        refused = env_run("sql", query)
+        assert refused.returncode == 3 and "vru counts" in refused.stderr.replace("\n", " ")
+    counts = env_run("counts", "incidents", "--by", "category", "--format", "csv")
     assert counts.returncode == 0, counts.stderr
     assert "Anti-social behaviour" in counts.stdout
+    assert "perturbed" in counts.stderr  # the release is labelled
+    hot = env_run("hotspots", "gistar", "--category", "Robbery", "--out", "x.parquet")
+    assert hot.returncode == 3  # viewers read published counts; they do not run analyses
     wrong = subprocess.run([sys.executable, "-m", "vru.cli", "--home", str(home), "--user",
                             "vera", "status"], capture_output=True, text=True,
                            env={**__import__("os").environ, "VRU_PASSWORD": "wrong password!"})

@@ -72,7 +72,8 @@ def _door() -> Iterator[None]:
         yield
     except ServiceError as e:
         label = "denied" if e.exit_code == 3 else "error"
-        err.print(f"[red]{label}:[/red] {getattr(e, 'reason', None) or e}")
+        # not wrapped: a message is one line a script or a person can search
+        err.print(f"[red]{label}:[/red] {getattr(e, 'reason', None) or e}", soft_wrap=True)
         raise typer.Exit(e.exit_code) from None
 
 
@@ -437,6 +438,8 @@ def _number(v: Any) -> str:
         return "*"
     if isinstance(v, float):
         return f"{v:,.0f}" if v.is_integer() and abs(v) >= 10 else f"{v:.3g}"
+    if isinstance(v, int):
+        return f"{v:,}"
     return str(v)
 
 
@@ -647,7 +650,7 @@ def hotspots_times(
         _write(r, png)
         day, hour = r.peak()
         out.print(f"hour x weekday peak: {day} {hour:02d}:00 "
-                  f"({r.meta.get('events', 0):,} events with a time)")
+                  f"({_number(r.meta.get('events'))} events with a time)")
     else:
         out.print("no event has a time of day (data.police.uk gives months): no hour x weekday")
     if r.seasonality is not None:

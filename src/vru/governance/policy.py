@@ -128,7 +128,7 @@ class PolicyConfig:
     """Disclosure profiles used below record level (from `Settings`)."""
 
     aggregate_profile: str = "nhs"
-    public_profile: str = "nhs"
+    public_profile: str = "cellkey"
 
     def profile(self, level: Level) -> str:
         """The disclosure profile for ``level``."""

@@ -5,7 +5,7 @@ policy decision (the table version read, the task-force area's LSOAs, the column
 and every scan goes through `Events.register`, so no analysis can forget the area.
 
 Each row also carries a **record key** (``record_key``, 0..255) for cell-key perturbation:
-a keyed hash of the row's identity (the table's key columns) with the home's secret seed.
+a keyed hash of the row's content hash (``row_hash``) with the home's secret seed.
 It is derived rather than stored, so it is the same for a record across re-ingests and
 versions (a replaced police.uk month keeps its crimes' keys), costs no ingest time, and is
 unknowable without the seed, which never leaves the home's keys. See docs/release.md.
@@ -32,8 +32,12 @@ RECORD_IDENTIFIERS = frozenset({"source_ref", "source_file", "source_line", "row
 
 
 def identity_columns(table: str, schema_names: Iterable[str]) -> list[str]:
-    """The columns that identify a record of ``table`` (its key; partner tables: row_hash)."""
+    """The columns a record key is derived from: ``row_hash`` (the 63-bit hash of the
+    record's content every lake table carries: stable while the record is unchanged, and an
+    integer, so keys cost a third of hashing the text keys), else the table's key."""
     names = list(schema_names)
+    if "row_hash" in names:
+        return ["row_hash"]
     spec = SPECS.get(table)
     cols = list(spec.key) if spec is not None else ["row_hash"]
     missing = [c for c in cols if c not in names]
@@ -123,6 +127,10 @@ class Events:
             fields.append(pa.field(RECORD_KEY, pa.int64()))
         return pa.schema(fields)
 
+    def columns(self, con: duckdb.DuckDBPyConnection, alias: str) -> list[str]:
+        """The columns of the view ``alias`` already registered on ``con``."""
+        return [r[0] for r in con.execute(f'DESCRIBE "{alias}"').fetchall()]
+
     def register(self, con: duckdb.DuckDBPyConnection, alias: str) -> list[str]:
         """Make the governed view ``alias`` on ``con``; return its columns.
 
@@ -153,8 +161,10 @@ class Events:
             base = f'"__empty_{alias}"'
         where = ""
         if self.lsoa is not None:
-            values = ", ".join(_quote(v) for v in sorted(self.lsoa))
-            where = f" WHERE lsoa11cd IN ({values or 'NULL'})"
-        con.execute(f'CREATE OR REPLACE TEMP VIEW "{alias}" AS SELECT {select} FROM {base}'
-                    f"{where}")
+            # a semi join on the area's codes: a hash probe per row, not a list of compares
+            con.register(f"__area_{alias}", pa.table({"code": pa.array(sorted(self.lsoa),
+                                                                       pa.string())}))
+            where = f' SEMI JOIN "__area_{alias}" __a ON __e.lsoa11cd = __a.code'
+        con.execute(f'CREATE OR REPLACE TEMP VIEW "{alias}" AS SELECT {select} FROM {base} '
+                    f"__e{where}")
         return cols + ([RECORD_KEY] if self.key_seed is not None else [])

@@ -130,6 +130,10 @@ def _times(session: Session, decision: Decision, events: Events, params: dict[st
         result.matrix = pd.DataFrame(shown.reshape(m.shape), index=m.index, columns=m.columns)
         if result.seasonality is not None:
             result.seasonality = result.seasonality.round(3)
+    if _restricted(decision) and result.trend is not None:
+        monthly = result.trend.counts
+        out, _ = session.release(monthly[["events"]].astype("int64"), decision, ["events"])
+        monthly["events"] = out["events"].to_numpy()
     result.keys = None
     result.meta["release"] = rule.as_meta()
     return result
@@ -187,7 +191,7 @@ def analyse(session: Session, name: str, *, purpose: str | None = None,
     if spec is None:
         raise session.refuse("analyse", f"analysis:{name}",
                              f"no analysis {name!r}; analyses: {', '.join(ANALYSES)}",
-                             "request", {"params": _jsonable(params)}, purpose)
+                             "request", {"params": _jsonable(params)}, purpose, BadRequest)
     versions = {t: session.version(t) for t in spec.reads}
     decision = session.decide("analyse", f"analysis:{name}", purpose=purpose, area=area,
                               inputs=spec.reads, versions=versions, needs=spec.finest,
@@ -200,9 +204,26 @@ def analyse(session: Session, name: str, *, purpose: str | None = None,
         result = spec.run(session, decision, events, dict(params))
     except REQUEST_ERRORS as exc:
         raise BadRequest(str(exc)) from None
+    if _restricted(decision):
+        _release_totals(session, decision, result.meta)
     result.meta["area"] = events.area
     result.meta["audit_seq"] = decision.audit_seq
     return result
+
+
+#: Totals an analysis reports beside its output: released like any count.
+TOTALS = ("events", "outside", "no_location", "no_time")
+
+
+def _release_totals(session: Session, decision: Decision, meta: dict[str, Any]) -> None:
+    names = [k for k in TOTALS if isinstance(meta.get(k), int | np.integer)]
+    if not names:
+        return
+    row = pd.DataFrame({k: [int(meta[k])] for k in names})
+    out, _ = session.release(row, decision, names)
+    for k in names:
+        v = out[k].iloc[0]
+        meta[k] = None if pd.isna(v) else int(v)
 
 
 def release_note(profile: str) -> str:

@@ -9,7 +9,6 @@ count leaves through the session's one release function.
 from __future__ import annotations
 
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,14 +19,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vru.lake.events import RECORD_KEY
-from vru.service.dimensions import WEEKDAYS, Dimension, dimension
+from vru.service.dimensions import FIXED, WEEKDAYS, Dimension, dimension, known
 from vru.service.errors import BadRequest
 from vru.service.session import Release, Session
 
 COUNT = "n"
 RATE = "rate_per_1000"
 _RANGE = re.compile(r"^(.+?)\.\.(.+)$")
-ENGINE_CONFIG = {"memory_limit": "1GB", "threads": 2}
 
 
 @dataclass
@@ -99,20 +97,23 @@ def counts(session: Session, table: str, by: Sequence[str], where: Any = None, *
         raise BadRequest(f"a dimension is repeated in --by {','.join(by)}")
     filters = parse_where(where)
     request = {"table": table, "by": by, "where": filters, "rate": rate}
+    unknown = [d for d in (*by, *filters) if not known(d)]
+    if unknown:  # refused before the policy point, and audited as a refusal
+        raise session.refuse("read", table, f"no dimension {', '.join(map(repr, unknown))}; "
+                             f"dimensions: {', '.join(FIXED)}, hour, weekday, h3:RES, "
+                             "grid:SIZE", "request", {"via": "counts", "request": request},
+                             purpose, BadRequest)
     versions = {table: session.version(table)}
     decision = session.decide("read", table, purpose=purpose, area=area, versions=versions,
                               detail={"via": "counts", "request": request})
     events = session.events(decision, table, versions[table])
-    with tempfile.TemporaryDirectory(prefix="vru-counts-") as spill:
-        con = duckdb.connect(config={**ENGINE_CONFIG, "temp_directory": spill})
+    with session.engine(events) as con:
+        cols = set(session.columns(events))
+        dims = {name: dimension(name, cols) for name in {*by, *filters}}
         try:
-            cols = set(events.register(con, "e_src"))
-            dims = {name: dimension(name, cols) for name in {*by, *filters}}
             result = _query(con, session, dims, by, filters, keyed=RECORD_KEY in cols)
         except duckdb.Error as exc:
             raise BadRequest(f"counts of {table} failed: {exc}") from None
-        finally:
-            con.close()
     result = _order(result, by)
     keys = {COUNT: "__key"} if "__key" in result.column_names else None
     released, rule = session.release(result, decision, [COUNT], keys=keys, groups=by)

@@ -137,6 +137,11 @@ def dimension(name: str, columns: set[str]) -> Dimension:
     return found
 
 
+def known(name: str) -> bool:
+    """Is ``name`` a dimension of any table (checked before the policy point)?"""
+    return name in FIXED or name in ("hour", "weekday") or bool(_CELL.match(name))
+
+
 def available(columns: set[str]) -> list[str]:
     """Dimension names a view with ``columns`` offers."""
     names = [d.name for d in FIXED.values() if set(d.needs) <= columns]

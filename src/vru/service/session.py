@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,13 +28,15 @@ from vru.governance.roles import Level, Role
 from vru.governance.settings import Settings
 from vru.lake.events import RECORD_IDENTIFIERS, Events
 from vru.lake.store import Store, identifier_columns
-from vru.service.errors import AuditBroken, BadRequest, Denied, SignInError
+from vru.service.errors import AuditBroken, BadRequest, Denied, ServiceError, SignInError
 
 DEFAULT_HOME = "vru-home"
 DEFAULT_PURPOSE = "violence_reduction"
 #: Where a cell-key profile is asked of an output whose cells are not sets of records (pairs
 #: of events, aoristic shares), suppression and rounding protect it instead.
 NO_KEYS_FALLBACK = "nhs"
+#: Engines (governed views bound to a table version) a session keeps.
+ENGINES_KEPT = 4
 
 
 def resolve_home(home: str | Path | None = None) -> Path:
@@ -73,11 +77,52 @@ class Session:
     area: str | None = None
     store: Store = field(init=False)
     config: PolicyConfig = field(init=False)
+    _engines: dict[Events, Any] = field(init=False, default_factory=dict, repr=False)
+    _schemas: dict[tuple[str, int], list[str]] = field(init=False, default_factory=dict,
+                                                       repr=False)
+    _identifiers: dict[tuple[str, int], set[str]] = field(init=False, default_factory=dict,
+                                                          repr=False)
+    _columns: dict[Events, list[str]] = field(init=False, default_factory=dict, repr=False)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         self.store = Store(self.home)
         self.config = PolicyConfig(aggregate_profile=self.settings.aggregate_profile,
                                    public_profile=self.settings.public_profile)
+
+    @contextmanager
+    def engine(self, events: Events) -> Iterator[Any]:
+        """A DuckDB connection holding the governed view ``e_src`` of ``events``.
+
+        Kept for the session: binding a view over a table version's files costs more than
+        most counts queries, and the same reader asks many. One request at a time uses it.
+        """
+        import duckdb
+
+        with self._lock:
+            con = self._engines.get(events)
+            if con is None:
+                if len(self._engines) >= ENGINES_KEPT:
+                    old = next(iter(self._engines))
+                    self._engines.pop(old).close()
+                    self._columns.pop(old, None)
+                con = duckdb.connect(config={"threads": 2, "memory_limit": "1GB"})
+                con.execute("SET python_enable_replacements = false")
+                self._columns[events] = events.register(con, "e_src")
+                self._engines[events] = con
+            yield con
+
+    def columns(self, events: Events) -> list[str]:
+        """The columns of ``events``' view in its engine (see `engine`)."""
+        return self._columns[events]
+
+    def close(self) -> None:
+        """Close the session's engines and database connections."""
+        with self._lock:
+            for con in self._engines.values():
+                con.close()
+            self._engines.clear()
+        self.db.dispose()
 
     # -- identity ------------------------------------------------------------------------------
 
@@ -112,12 +157,14 @@ class Session:
         return decision
 
     def refuse(self, action: str, resource: str, reason: str, stage: str,
-               detail: Mapping[str, Any] | None = None, purpose: str | None = None) -> Denied:
-        """Record a refusal made before the policy point (a bad request) and return it."""
-        audit.record(self.db, actor=self.name, action=action, resource=resource,
-                     purpose=purpose or self.purpose, decision="deny", reason=reason,
-                     detail={"stage": stage, **(detail or {})})
-        return Denied(reason)
+               detail: Mapping[str, Any] | None = None, purpose: str | None = None,
+               error: type[ServiceError] = Denied) -> ServiceError:
+        """Record a refusal made outside the policy point (a bad request: ``error`` is
+        `BadRequest`) as a deny, and return the error to raise."""
+        audit.refusal(self.db, actor=self.name, action=action, resource=resource,
+                      purpose=purpose or self.purpose, reason=reason, stage=stage,
+                      detail=dict(detail or {}))
+        return error(reason)
 
     def version(self, table: str) -> int:
         v = self.store.version(table)
@@ -132,14 +179,20 @@ class Session:
         rf = decision.row_filter
         hidden = set(decision.column_masks)
         permitted = decision.permitted_fields.get(table)
-        dt = self.store.table(table, v)
-        names = dt.to_pyarrow_dataset().schema.names if dt is not None else []
+        names = self._schemas.get((table, v))
+        if names is None:
+            dt = self.store.table(table, v)
+            names = dt.to_pyarrow_dataset().schema.names if dt is not None else []
+            self._schemas[(table, v)] = names
         if permitted:
             hidden |= {c for c in names if c not in permitted}
         below = decision.level is not Level.RECORD
         if below:
             hidden |= RECORD_IDENTIFIERS
-            hidden |= set(_identifier_columns(self.store, table))
+            ids = self._identifiers.get((table, v))
+            if ids is None:
+                ids = self._identifiers[(table, v)] = set(identifier_columns(self.store, table))
+            hidden |= ids
         return Events(self.store, table, v, lsoa=rf.values if rf is not None else None,
                       area=rf.area if rf is not None else None,
                       hidden=frozenset(hidden & set(names)),
@@ -259,11 +312,6 @@ class TableRef:
         if x not in df.columns:
             raise BadRequest(f"table {self.name!r} has no {x}/{y} columns to make points from")
         return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df[x], df[y]), crs=crs)
-
-
-def _identifier_columns(store: Store, table: str) -> list[str]:
-    """A partner table's identifier columns, from its contract (kept with the table)."""
-    return list(identifier_columns(store, table))
 
 
 def _with_key_columns(frame: Any, keys: Mapping[str, Any]) -> tuple[Any, dict[str, str]]:
