@@ -14,5 +14,5 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     w = build_world(tmp_path_factory.mktemp("service"))
     yield w
     for s in w.sessions.values():
-        s.db.dispose()
-    w.owner.db.dispose()
+        s.close()
+    w.owner.close()

@@ -219,7 +219,7 @@ def test_governed_query_refused(world, user, query):
     s = world.session(user)
     before = seq(world)
     with pytest.raises(AccessDenied):
-        governed_query(s.store, s.db, s.user, query, "violence_reduction")
+        governed_query(world.owner.store, world.owner.db, s.user, query, "violence_reduction")
     assert assert_denied_audited(world, user, before, "sql").detail.get("sql") == query
 
 
@@ -398,9 +398,6 @@ def test_emerging_covers_only_the_area(world, tia_results):
     assert busy and busy <= mine
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: emerging's per-cell n for a task-force member "
-                   "is the sum of released bins with suppressed bins filled in as 4, shown "
-                   "as-is (4, 36, 54...): values 1-7 and non-multiples of 5 under the NHS rule")
 def test_emerging_counts_released(tia_results):
     assert released_ok(tia_results["emerging"].frame["n"])
 
@@ -414,18 +411,12 @@ def test_times_and_near_repeat_cover_the_area_with_released_cells(tia_results):
     assert released_ok(knox.frame["observed"])
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: times as a task-force member returns "
-                   "seasonality['events'] and trend.counts['events'] unreleased: exact monthly "
-                   "counts 1-7 of the area (the CLI prints the trend's exact total too)")
 def test_times_leaves_no_exact_small_count(tia_results):
     times = tia_results["times"]
     assert released_ok(times.seasonality["events"])
     assert released_ok(times.trend.counts["events"])
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: near_repeat as a task-force member: .frame is "
-                   "released, but the returned report keeps .knox with the exact observed "
-                   "pair counts (1-7 included) for any Python caller")
 def test_near_repeat_keeps_no_exact_table(tia_results):
     assert released_ok(np.asarray(tia_results["near_repeat"].knox.observed).ravel())
 
@@ -440,9 +431,6 @@ def test_accuracy_summary_released(world, tia_results):
     assert released_ok(acc.frame[["events_later", "events_in_hotspots"]].to_numpy().ravel())
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: accuracy as a task-force member keeps "
-                   ".accuracy (exact n_hit, n_total) and .repeats (exact events and locations "
-                   "per threshold) on the returned result, unreleased")
 def test_accuracy_keeps_no_exact_counts(tia_results):
     acc = tia_results["accuracy"]
     assert released_ok([acc.accuracy.n_total, acc.accuracy.n_hit])
@@ -523,9 +511,6 @@ def test_rows_refused_to_restricted_roles(world, user):
         vru.open(world.home, user=user, password=PW).table("ed_assaults").to_pandas()
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: table(...).to_arrow() as a task-force member is "
-                   "refused (AggregateOnly -> Denied) but the audit log records it as an "
-                   "'allow' read of the table (governed_table audits before refusing)")
 def test_rows_refusal_audited_as_deny(world):
     before = seq(world)
     with pytest.raises(Denied):
@@ -570,9 +555,6 @@ def test_no_key_in_analysis_frames_or_files(world, tia_results, tmp_path):
                 assert b"record_key" not in data and b"__key" not in data, f
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: writing a density surface as .geojson/.gpkg "
-                   "(`vru hotspots density --out d.geojson`) crashes with AttributeError "
-                   "('DensityResult' has no 'frame') instead of a BadRequest (exit 2)")
 def test_density_as_a_map_is_a_bad_request(world, tmp_path):
     result = world.session("ann").analyse("density", **PARAMS["density"])
     with pytest.raises(BadRequest):
@@ -588,3 +570,12 @@ def test_zz_audit_verifies_after_the_whole_suite(world):
     assert result.ok, result.problem
     run = world.cli(None, "audit", "verify")
     assert run.returncode == 0 and run.stdout.startswith("ok "), run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("user", RESTRICTED)
+@pytest.mark.parametrize("part", ["db", "store", "settings"])
+def test_the_parts_behind_the_door_are_for_admins(world, user, part):
+    """A restricted session hands out no raw lake, database or keys (`lake.store` did)."""
+    s = world.session(user)
+    with pytest.raises(Denied, match="admins"):
+        getattr(s, part)

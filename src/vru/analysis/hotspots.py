@@ -413,7 +413,7 @@ def times(
         # event further, but the set of starts is what identifies the cell's records)
         start_at = pd.to_datetime(timed["occurred_from"])
         keys = pd.DataFrame(0, index=m.index, columns=m.columns, dtype=np.int64)
-        sums = (timed.assign(_d=start_at.dt.dayofweek, _h=start_at.dt.hour)
+        sums = (timed.assign(_d=start_at.dt.day_of_week, _h=start_at.dt.hour)
                 .groupby(["_d", "_h"])[RECORD_KEY].sum())
         for (d, h), total in sums.items():
             keys.iat[int(d), int(h)] = int(total) % 256

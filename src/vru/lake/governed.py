@@ -229,9 +229,16 @@ def governed_table(store: Store, db: Database, actor: str | User, name: str, pur
         When the table does not exist.
     """
     v = _current_version(store, name, version)
-    decision = _check(authorise(db, actor, "read", name, purpose, area=area,
-                                table_versions={name: v}, on=on, config=config,
-                                detail={"via": "governed_table"}))
+    decision = authorise(db, actor, "read", name, purpose, area=area,
+                         table_versions={name: v}, on=on, config=config,
+                         detail={"via": "governed_table"}, needs=Level.RECORD)
+    if not decision.allowed and "-level output" in decision.reason:
+        # recorded as the refusal it is; say what may be asked instead
+        raise AggregateOnly(
+            f"{_name(actor)} may not see the rows of {name}, only counts: use "
+            f"`vru counts {name} --by month` (or an analysis), released after disclosure "
+            "control", decision)
+    decision = _check(decision)
     if decision.level is not Level.RECORD:
         raise AggregateOnly(
             f"{_name(actor)} may see {name} at {decision.level} level only, never its rows: ask "

@@ -22,7 +22,7 @@ def _change(session: Session, resource: str, fn: Any, *args: Any, **kwargs: Any)
     session.decide("admin", resource, purpose="administration",
                    detail={"change": getattr(fn, "__name__", str(fn))})
     try:
-        return fn(session.db, *args, **kwargs)
+        return fn(session._db, *args, **kwargs)
     except (GovernanceError, OSError, ValueError) as exc:
         raise BadRequest(str(exc)) from None
 
@@ -36,7 +36,7 @@ def add_user(session: Session, name: str, role: str, *, area: str | None = None,
 
 def list_users(session: Session) -> list[identity.User]:
     session.decide("admin", "users", purpose="administration")
-    return identity.list_users(session.db)
+    return identity.list_users(session._db)
 
 
 def disable_user(session: Session, name: str) -> identity.User:
@@ -49,7 +49,7 @@ def load_areas(session: Session, path: Path) -> list[Area]:
 
 def areas(session: Session) -> list[Area]:
     session.decide("admin", "areas", purpose="administration")
-    return list_areas(session.db)
+    return list_areas(session._db)
 
 
 def add_agreement(session: Session, path: Path) -> Agreement:
@@ -58,13 +58,13 @@ def add_agreement(session: Session, path: Path) -> Agreement:
 
 def agreements(session: Session) -> list[Agreement]:
     session.decide("admin", "agreements", purpose="administration")
-    return list_agreements(session.db)
+    return list_agreements(session._db)
 
 
 def retention(session: Session, today: date | None = None) -> RetentionReport:
     """Delete rows past their agreement's retention, for good (admins; audited)."""
     try:
-        return apply_retention(session.store, session.db, session.user, today=today)
+        return apply_retention(session._store, session._db, session.user, today=today)
     except RetentionDenied as exc:
         raise Denied(str(exc)) from None
 
@@ -77,14 +77,14 @@ def verify_audit(session: Session) -> audit.VerifyResult:
         # the log cannot record this check, but those who may read it must still learn why
         if session.role not in (Role.ADMIN, Role.ETHICS_BOARD_MEMBER):
             raise
-    return audit.verify(session.db)
+    return audit.verify(session._db)
 
 
 def audit_entries(session: Session, limit: int = 30, actor: str | None = None,
                   dataset: str | None = None) -> list[audit.AuditEntry]:
     """The latest entries (admins and the ethics board; data owners for their datasets)."""
     session.decide("audit", dataset or "audit", purpose="administration")
-    return audit.entries(session.db, limit=limit, actor=actor, dataset=dataset)
+    return audit.entries(session._db, limit=limit, actor=actor, dataset=dataset)
 
 
 def init_admin(home: str | Path | None, name: str, password: str) -> identity.User:

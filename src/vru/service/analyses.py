@@ -8,7 +8,7 @@ the decision's level; none of that is left to the analysis or to a face.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,7 @@ class CountReleaser:
         self.session, self.decision = session, decision
         self.rule: Release | None = None
         self.shown: np.ndarray | None = None
+        self.totals: np.ndarray | None = None  #: per-cell totals of a cells x bins cube
 
     def __call__(self, n: np.ndarray, keys: np.ndarray | None) -> np.ndarray:
         flat = pd.DataFrame({"n": np.asarray(n, dtype=np.int64).ravel()})
@@ -44,6 +45,13 @@ class CountReleaser:
         shown = pd.to_numeric(out["n"], errors="coerce").to_numpy(dtype=np.float64,
                                                                    na_value=np.nan)
         self.shown = shown.reshape(np.shape(n))
+        if np.ndim(n) == 2:  # cells x time bins: each cell's total is a cell of its own
+            totals = pd.DataFrame({"n": np.asarray(n, dtype=np.int64).sum(axis=1)})
+            tk = ({"n": np.mod(np.asarray(keys, dtype=np.int64).sum(axis=1), 256)}
+                  if keys is not None else None)
+            tout, _ = self.session.release(totals, self.decision, ["n"], keys=tk)
+            self.totals = pd.to_numeric(tout["n"], errors="coerce").to_numpy(
+                dtype=np.float64, na_value=np.nan)
         fill = _MIDDLE.get(self.rule.profile, 0.0)
         return np.where(np.isnan(self.shown), fill, self.shown)
 
@@ -90,9 +98,11 @@ def _cells(fn: Callable[..., Any]) -> Callable[..., Any]:
         rule = session.release_rule(decision)
         if releaser is not None and releaser.shown is not None:
             rule = releaser.rule or rule
-            if releaser.shown.ndim == 1:
-                result.frame["n"] = pd.array(
-                    np.where(np.isnan(releaser.shown), pd.NA, releaser.shown), dtype="Int64")
+            shown = releaser.shown if releaser.shown.ndim == 1 else releaser.totals
+            assert shown is not None
+            result.frame["n"] = pd.array(
+                [pd.NA if np.isnan(v) else int(v) for v in shown], dtype="Int64")
+            result.counts = None  # the exact cube stays here
         result.meta["release"] = rule.as_meta()
         return result
 
@@ -114,6 +124,12 @@ def _knox(session: Session, decision: Decision, events: Events, params: dict[str
         frame.loc[observed.isna(), "p_value"] = np.nan
         frame["p_value"] = frame["p_value"].round(2)
         result.released = frame
+        shape = result.knox.observed.shape
+        result.knox = replace(
+            result.knox, observed=observed.to_numpy(dtype=np.float64).reshape(shape),
+            expected=frame["expected"].to_numpy().reshape(shape),
+            ratio=frame["knox_ratio"].to_numpy().reshape(shape),
+            p=frame["p_value"].to_numpy().reshape(shape))
     result.meta["release"] = rule.as_meta()
     return result
 
@@ -129,11 +145,11 @@ def _times(session: Session, decision: Decision, events: Events, params: dict[st
         shown = pd.to_numeric(out["n"], errors="coerce").to_numpy(dtype=np.float64)
         result.matrix = pd.DataFrame(shown.reshape(m.shape), index=m.index, columns=m.columns)
         if result.seasonality is not None:
-            result.seasonality = result.seasonality.round(3)
+            result.seasonality = _released_column(session, decision, result.seasonality,
+                                                  "events").round(3)
     if _restricted(decision) and result.trend is not None:
-        monthly = result.trend.counts
-        out, _ = session.release(monthly[["events"]].astype("int64"), decision, ["events"])
-        monthly["events"] = out["events"].to_numpy()
+        result.trend = replace(result.trend, counts=_released_column(
+            session, decision, result.trend.counts, "events"))
     result.keys = None
     result.meta["release"] = rule.as_meta()
     return result
@@ -157,6 +173,15 @@ def _accuracy(session: Session, decision: Decision, events: Events, params: dict
     if _restricted(decision):
         frame = result.frame
         out, rule = session.release(frame, decision, ["events_later", "events_in_hotspots"])
+        hit, total = out["events_in_hotspots"].iloc[0], out["events_later"].iloc[0]
+        rate = (float(hit) / float(total) if not (pd.isna(hit) or pd.isna(total)) and total
+                else None)
+        out["hit_rate"] = rate
+        a = result.accuracy
+        result.accuracy = replace(a, n_hit=float("nan") if pd.isna(hit) else float(hit),
+                                  n_total=float("nan") if pd.isna(total) else float(total),
+                                  hit_rate=float("nan") if rate is None else rate)
+        result.repeats = result.repeats.iloc[0:0]  # exact counts per repeat threshold
         result.released = out
     result.meta["release"] = rule.as_meta()
     return result
@@ -209,6 +234,18 @@ def analyse(session: Session, name: str, *, purpose: str | None = None,
     result.meta["area"] = events.area
     result.meta["audit_seq"] = decision.audit_seq
     return result
+
+
+def _released_column(session: Session, decision: Decision, frame: pd.DataFrame,
+                     column: str) -> pd.DataFrame:
+    """``frame`` with its count ``column`` released (its cells are not keyed: suppression
+    and rounding); shares computed from it are recomputed from the released values."""
+    out, _ = session.release(frame[[column]].astype("int64"), decision, [column])
+    frame = frame.copy()
+    frame[column] = pd.to_numeric(out[column], errors="coerce").to_numpy(dtype=np.float64)
+    if "share" in frame.columns:
+        frame["share"] = frame[column] / frame[column].sum()
+    return frame
 
 
 #: Totals an analysis reports beside its output: released like any count.

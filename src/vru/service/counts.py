@@ -51,8 +51,8 @@ def parse_where(items: Sequence[str] | Mapping[str, Any] | None) -> dict[str, li
     if items is None:
         return {}
     if isinstance(items, Mapping):
-        return {str(k): ([str(v)] if isinstance(v, str | int) else [str(x) for x in v])
-                for k, v in items.items()}
+        items = [f"{k}={v}" for k, vs in items.items()
+                 for v in ([vs] if isinstance(vs, str | int) else vs)]
     out: dict[str, list[str]] = {}
     for item in items:
         if "=" not in item:
@@ -143,7 +143,7 @@ def _query(con: duckdb.DuckDBPyConnection, session: Session, dims: dict[str, Dim
         elif lk.alias == "lk_area":
             from vru.governance.areas import list_areas
 
-            built = lk.build(areas={a.name: a.lsoa11cd for a in list_areas(session.db)})
+            built = lk.build(areas={a.name: a.lsoa11cd for a in list_areas(session._db)})
         else:
             built = lk.build()
         con.register(f"__{lk.alias}", built)
@@ -227,7 +227,7 @@ def _population(dim: Dimension, session: Session) -> dict[str, float]:
     if dim.geography == "area":
         from vru.governance.areas import list_areas
 
-        lookup = dim.lookup.build(areas={a.name: a.lsoa11cd for a in list_areas(session.db)})
+        lookup = dim.lookup.build(areas={a.name: a.lsoa11cd for a in list_areas(session._db)})
     else:
         lookup = dim.lookup.build()
     value = [c for c in lookup.column_names if c != "lsoa11cd"][0]

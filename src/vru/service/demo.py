@@ -44,7 +44,7 @@ viewer = "public"
 def _agreement(session: Session, dataset: str, owner: str, folder: Path,
                identifiers: list[str]) -> None:
     """Register the demo's agreement for ``dataset`` unless one is in force."""
-    if active_agreement(session.db, dataset) is not None:
+    if active_agreement(session._db, dataset) is not None:
         return
     ids = "[" + ", ".join(f'"{c}"' for c in identifiers) + "]"
     text = DEMO_AGREEMENT.format(name=f"{owner}: {dataset} — synthetic demo", dataset=dataset,
@@ -57,14 +57,14 @@ def _agreement(session: Session, dataset: str, owner: str, folder: Path,
 
 def _areas(session: Session) -> None:
     """The demo's nine task-force areas, built from the shipped boundaries."""
-    if list_areas(session.db):
+    if list_areas(session._db):
         return
     session.decide("admin", "areas", purpose="administration", detail={"change": "demo areas"})
     lsoa = load_lsoa()
     config = tomllib.loads(asset("demo", "task-force-areas.toml").read_text(encoding="utf-8"))
     for a in config["areas"]:
         codes = lsoa.loc[lsoa["lad13cd"].isin(a["districts"]), "lsoa11cd"].tolist()
-        define_area(session.db, a["name"], codes, description=a.get("description", ""))
+        define_area(session._db, a["name"], codes, description=a.get("description", ""))
 
 
 def build(session: Session, *, seed: int = 1, scale: float = 1.0, say: Say = print,

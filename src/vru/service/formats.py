@@ -52,8 +52,11 @@ RESULT_WRITERS: dict[str, Callable[[Any, Path], Path]] = {
 def write(result: Any, path: str | Path) -> Path:
     """Write a released analysis output by the suffix of ``path``."""
     p = Path(path)
-    if hasattr(result, "grid") and p.suffix.lower() in (".parquet", ".csv"):
-        return _density_table(result, p)
+    if hasattr(result, "grid"):
+        if p.suffix.lower() in (".parquet", ".csv"):
+            return _density_table(result, p)
+        if p.suffix.lower() != ".png":
+            raise BadRequest(f"{p}: a density surface is written as .parquet, .csv or .png")
     writer = RESULT_WRITERS.get(p.suffix.lower())
     if writer is None:
         raise BadRequest(f"{p}: write one of {', '.join(RESULT_WRITERS)}")

@@ -71,7 +71,7 @@ def ingest(session: Session, kind: str, paths: Sequence[Path], *,
     except (ContractError, SourceError, OSError) as exc:
         raise BadRequest(str(exc)) from None
     summary = result.summary()
-    audit.record(session.db, actor=session.name, action="write", resource=",".join(tables),
+    audit.record(session._db, actor=session.name, action="write", resource=",".join(tables),
                  purpose=purpose or session.purpose, decision="allow",
                  reason=f"ingest batch {summary['batch_id']}",
                  table_versions=summary["tables"],

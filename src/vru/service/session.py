@@ -70,12 +70,12 @@ class Session:
     """
 
     home: Path
-    settings: Settings
-    db: gdb.Database
+    _settings: Settings = field(repr=False)
+    _db: gdb.Database = field(repr=False)
     user: identity.User
     purpose: str = DEFAULT_PURPOSE
     area: str | None = None
-    store: Store = field(init=False)
+    _store: Store = field(init=False, repr=False)
     config: PolicyConfig = field(init=False)
     _engines: dict[Events, Any] = field(init=False, default_factory=dict, repr=False)
     _schemas: dict[tuple[str, int], list[str]] = field(init=False, default_factory=dict,
@@ -86,9 +86,9 @@ class Session:
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
-        self.store = Store(self.home)
-        self.config = PolicyConfig(aggregate_profile=self.settings.aggregate_profile,
-                                   public_profile=self.settings.public_profile)
+        self._store = Store(self.home)
+        self.config = PolicyConfig(aggregate_profile=self._settings.aggregate_profile,
+                                   public_profile=self._settings.public_profile)
 
     @contextmanager
     def engine(self, events: Events) -> Iterator[Any]:
@@ -122,7 +122,32 @@ class Session:
             for con in self._engines.values():
                 con.close()
             self._engines.clear()
-        self.db.dispose()
+        self._db.dispose()
+
+    # -- the parts behind the door: the home's admins only ------------------------------------
+
+    def _admin_only(self, what: str) -> None:
+        if self.role is not Role.ADMIN:
+            raise Denied(f"{what} is for the home's admins; ask through the session "
+                         "(counts, analyse, table) so the rules of your role apply")
+
+    @property
+    def db(self) -> gdb.Database:
+        """The metadata database (admins only)."""
+        self._admin_only("the metadata database")
+        return self._db
+
+    @property
+    def store(self) -> Store:
+        """The lake's raw tables (admins only)."""
+        self._admin_only("the raw lake")
+        return self._store
+
+    @property
+    def settings(self) -> Settings:
+        """The settings, keys included (admins only)."""
+        self._admin_only("the settings and keys")
+        return self._settings
 
     # -- identity ------------------------------------------------------------------------------
 
@@ -133,6 +158,11 @@ class Session:
     @property
     def role(self) -> Role:
         return self.user.role
+
+    @property
+    def free_sql(self) -> bool:
+        """May this user run SQL at all (admins and analysts; others use counts)?"""
+        return self.role in (Role.ADMIN, Role.ANALYST)
 
     def __repr__(self) -> str:
         return f"Session({self.home}, user={self.name!r}, role={self.role.value})"
@@ -146,7 +176,7 @@ class Session:
                refuse_roles: Mapping[Role, str] | None = None) -> Decision:
         """Authorise (and audit) one request; raise `Denied` with the reason when refused."""
         try:
-            decision = authorise(self.db, self.user, action, resource, purpose or self.purpose,
+            decision = authorise(self._db, self.user, action, resource, purpose or self.purpose,
                                  area=area if area is not None else self.area, inputs=inputs,
                                  table_versions=versions, detail=detail, config=self.config,
                                  needs=needs, refuse_roles=refuse_roles)
@@ -161,15 +191,15 @@ class Session:
                error: type[ServiceError] = Denied) -> ServiceError:
         """Record a refusal made outside the policy point (a bad request: ``error`` is
         `BadRequest`) as a deny, and return the error to raise."""
-        audit.refusal(self.db, actor=self.name, action=action, resource=resource,
+        audit.refusal(self._db, actor=self.name, action=action, resource=resource,
                       purpose=purpose or self.purpose, reason=reason, stage=stage,
                       detail=dict(detail or {}))
         return error(reason)
 
     def version(self, table: str) -> int:
-        v = self.store.version(table)
+        v = self._store.version(table)
         if v is None:
-            have = ", ".join(self.store.versions()) or "none yet (run `vru ingest` or `vru demo`)"
+            have = ", ".join(self._store.versions()) or "none yet (run `vru ingest` or `vru demo`)"
             raise BadRequest(f"no table {table!r} in {self.home}; tables: {have}")
         return v
 
@@ -181,7 +211,7 @@ class Session:
         permitted = decision.permitted_fields.get(table)
         names = self._schemas.get((table, v))
         if names is None:
-            dt = self.store.table(table, v)
+            dt = self._store.table(table, v)
             names = dt.to_pyarrow_dataset().schema.names if dt is not None else []
             self._schemas[(table, v)] = names
         if permitted:
@@ -191,22 +221,22 @@ class Session:
             hidden |= RECORD_IDENTIFIERS
             ids = self._identifiers.get((table, v))
             if ids is None:
-                ids = self._identifiers[(table, v)] = set(identifier_columns(self.store, table))
+                ids = self._identifiers[(table, v)] = set(identifier_columns(self._store, table))
             hidden |= ids
-        return Events(self.store, table, v, lsoa=rf.values if rf is not None else None,
+        return Events(self._store, table, v, lsoa=rf.values if rf is not None else None,
                       area=rf.area if rf is not None else None,
                       hidden=frozenset(hidden & set(names)),
-                      key_seed=self.settings.cellkey_secret if below else None)
+                      key_seed=self._settings.cellkey_secret if below else None)
 
     # -- what a face calls ---------------------------------------------------------------------
 
     def tables(self) -> dict[str, int]:
         """Every lake table and its current version (names are not data: no decision)."""
-        return self.store.versions()
+        return self._store.versions()
 
     def table(self, name: str, version: int | None = None) -> TableRef:
         """Rows of ``name`` (record-level roles; area rows and visible columns only)."""
-        if not self.store.exists(name):
+        if not self._store.exists(name):
             have = ", ".join(self.tables()) or "none yet — run `vru ingest` first"
             raise BadRequest(f"no table {name!r} in {self.home}; tables: {have}")
         return TableRef(self, name, version)
@@ -219,7 +249,7 @@ class Session:
         from vru.lake.governed import AccessDenied, governed_query
 
         try:
-            return governed_query(self.store, self.db, self.user, query,
+            return governed_query(self._store, self._db, self.user, query,
                                   purpose or self.purpose, area=self.area, config=self.config)
         except AccessDenied as exc:
             raise Denied(exc.reason) from None
@@ -290,7 +320,7 @@ class TableRef:
 
         s = self.session
         try:
-            t = governed_table(s.store, s.db, s.user, self.name, s.purpose, self.version,
+            t = governed_table(s._store, s._db, s.user, self.name, s.purpose, self.version,
                                area=s.area, columns=columns, config=s.config)
         except AccessDenied as exc:
             raise Denied(exc.reason) from None
@@ -370,6 +400,9 @@ def open_session(home: str | Path | None = None, *, user: str | None = None,
         db = gdb.connect(path)
         if user:
             if password is None:
+                audit.refusal(db, actor=user[:64], action="login", resource="session",
+                              purpose="administration", reason="no password given",
+                              stage="login")
                 raise SignInError(f"signing in as {user!r} needs a password (VRU_PASSWORD, the "
                                   "prompt, or password=...)")
             me = identity.authenticate(db, user, password)
