@@ -153,6 +153,14 @@ def _query(con: duckdb.DuckDBPyConnection, session: Session, dims: dict[str, Dim
         expr = dims[name].sql
         ranges = [_RANGE.match(v) for v in values]
         parts = []
+        if name in _PERIODS:  # a period is a range of months: compare the month text itself
+            for v, r in zip(values, ranges, strict=True):
+                lo = _months(name, r.group(1) if r else v)[0]
+                hi = _months(name, r.group(2) if r else v)[1]
+                parts.append("e.month BETWEEN ? AND ?")
+                params += [lo, hi]
+            conds.append("(" + " OR ".join(parts) + ")")
+            continue
         for v, r in zip(values, ranges, strict=True):
             if r:
                 parts.append(f"CAST({expr} AS VARCHAR) BETWEEN ? AND ?"
@@ -170,6 +178,38 @@ def _query(con: duckdb.DuckDBPyConnection, session: Session, dims: dict[str, Dim
     sql = (f"SELECT {select}, count(*) AS {COUNT}{key} FROM e_src e {' '.join(joins)} "
            f"WHERE {where} GROUP BY ALL")
     return con.sql(sql, params=params).to_arrow_table()
+
+
+_PERIODS = ("month", "quarter", "year", "financial_year")
+_PERIOD_TEXT = {
+    "month": re.compile(r"^(\d{4})-(\d{2})$"),
+    "quarter": re.compile(r"^(\d{4})-Q([1-4])$"),
+    "year": re.compile(r"^(\d{4})$"),
+    "financial_year": re.compile(r"^(\d{4})/(\d{2})$"),
+}
+
+
+def _months(name: str, text: str) -> tuple[str, str]:
+    """First and last month (YYYY-MM) of a period written as the dimension writes it."""
+    m = _PERIOD_TEXT[name].match(text.strip())
+    if m is None:
+        shape = {"month": "2020-01", "quarter": "2020-Q1", "year": "2020",
+                 "financial_year": "2020/21"}[name]
+        raise BadRequest(f"{name}={text!r}: write it as {shape} (or a range {shape}..{shape})")
+    y = int(m.group(1))
+    if name == "month":
+        if not 1 <= int(m.group(2)) <= 12:
+            raise BadRequest(f"month={text!r}: months are 01..12")
+        return text.strip(), text.strip()
+    if name == "quarter":
+        q = int(m.group(2))
+        return f"{y}-{3 * q - 2:02d}", f"{y}-{3 * q:02d}"
+    if name == "year":
+        return f"{y}-01", f"{y}-12"
+    if int(m.group(2)) != (y + 1) % 100:
+        raise BadRequest(f"financial_year={text!r}: a financial year runs April {y} to March "
+                         f"{y + 1}, written {y}/{(y + 1) % 100:02d}")
+    return f"{y}-04", f"{y + 1}-03"
 
 
 def _value(name: str, text: str) -> Any:
