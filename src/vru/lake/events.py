@@ -103,11 +103,6 @@ class Events:
     def home(self) -> Path:
         return self.store.home
 
-    @property
-    def restricted(self) -> bool:
-        """True when rows are limited to an area."""
-        return self.lsoa is not None
-
     def at(self, table: str) -> Events:
         """The same reader's view of another table (same area, current version)."""
         version = self.store.version(table)
@@ -115,21 +110,6 @@ class Events:
             have = ", ".join(self.store.versions()) or "none"
             raise LookupError(f"no table {table!r} in {self.store.home} (tables: {have})")
         return replace(self, table=table, version=version)
-
-    def schema(self) -> pa.Schema:
-        """The columns the reader may see (plus ``record_key`` when keyed)."""
-        dt = self.store.table(self.table, self.version)
-        if dt is None:
-            raise LookupError(f"no table {self.table!r} at version {self.version}")
-        schema = dt.to_pyarrow_dataset().schema
-        fields = [f for f in schema if f.name not in self.hidden]
-        if self.key_seed is not None:
-            fields.append(pa.field(RECORD_KEY, pa.int64()))
-        return pa.schema(fields)
-
-    def columns(self, con: duckdb.DuckDBPyConnection, alias: str) -> list[str]:
-        """The columns of the view ``alias`` already registered on ``con``."""
-        return [r[0] for r in con.execute(f'DESCRIBE "{alias}"').fetchall()]
 
     def register(self, con: duckdb.DuckDBPyConnection, alias: str) -> list[str]:
         """Make the governed view ``alias`` on ``con``; return its columns.

@@ -17,7 +17,6 @@ import pandas as pd
 from vru.analysis import hotspots
 from vru.analysis.aggregate import AggregationError
 from vru.analysis.near_repeat import MonthPrecisionError
-from vru.governance import disclosure
 from vru.governance.policy import Decision
 from vru.governance.roles import Level
 from vru.lake.events import Events
@@ -261,11 +260,6 @@ def _release_totals(session: Session, decision: Decision, meta: dict[str, Any]) 
     for k in names:
         v = out[k].iloc[0]
         meta[k] = None if pd.isna(v) else int(v)
-
-
-def release_note(profile: str) -> str:
-    """The one-line note a released output carries."""
-    return disclosure.describe(profile)
 
 
 def _jsonable(params: dict[str, Any]) -> dict[str, Any]:

@@ -37,10 +37,6 @@ class Counts:
     meta: dict[str, Any] = field(default_factory=dict)
     withheld: int = 0  #: groups not shown because their released count is suppressed or 0
 
-    @property
-    def frame(self):  # noqa: ANN201 - pandas, for outputs
-        return self.table.to_pandas()
-
 
 def parse_where(items: Sequence[str] | Mapping[str, Any] | None) -> dict[str, list[str]]:
     """``["month=2020-01..2020-12", "category=Robbery"]`` → {dimension: values}.

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from vru.analysis import outputs
@@ -141,7 +140,3 @@ def _density_png(result: Any, path: Path) -> Path:
     plt.close(fig)
     return path
 
-
-def frame_rows(frame: pd.DataFrame) -> list[list[Any]]:
-    """A frame's rows as lists (for printing)."""
-    return [list(r) for r in frame.itertuples(index=False)]
