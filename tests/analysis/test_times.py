@@ -61,7 +61,25 @@ def test_month_of_year_and_trend_on_real_months():
     months = pd.concat(frames)["Month"]
     season = month_of_year(months)
     assert season["events"].sum() == len(months)
-    assert season.loc[7, "events"] == 0 and season.loc[7, "years"] == 1  # July is covered, empty
-    trend = monthly_trend(months)
-    assert len(trend.counts) == 7 and trend.counts["events"].sum() == len(months)
-    assert "Mann-Kendall" in trend.summary()
+    assert season.loc[7, "years"] == 1  # without coverage, first to last month counts
+    # with the months held, July-September are missing, not zeros
+    held = ["2018-06", "2018-10", "2018-11", "2018-12"]
+    season = month_of_year(months, held=held)
+    assert season.loc[7, "years"] == 0 and np.isnan(season.loc[7, "mean_per_year"])
+    trend = monthly_trend(months, held=held)
+    assert trend.counts["month"].astype(str).tolist() == held
+    assert trend.counts["events"].sum() == len(months)
+    assert trend.missing == ("2018-07", "2018-08", "2018-09")
+    assert "4 months held (3 not held, left out: 2018-07..2018-09)" in trend.summary()
+    # the slope uses the months' true positions: June is 4 months before October
+    x = np.array([0, 4, 5, 6])
+    assert trend.slope_per_month == pytest.approx(np.polyfit(x, trend.counts["events"], 1)[0])
+    assert trend.mann_kendall.n == 4
+
+
+def test_a_held_month_without_events_is_a_zero():
+    trend = monthly_trend(["2020-01-01", "2020-03-01", "2020-03-05"],
+                          held=["2020-01", "2020-02", "2020-03"])
+    assert trend.counts["events"].tolist() == [1, 0, 2] and trend.missing == ()
+    with pytest.raises(ValueError, match="3 months held"):
+        monthly_trend(["2020-01-01", "2020-03-01"], held=["2020-01", "2020-03"])

@@ -20,6 +20,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from vru.analysis.mann_kendall import MannKendallResult, mann_kendall
+from vru.lake.coverage import month_runs
 
 __all__ = [
     "MonthlyTrend",
@@ -119,19 +120,37 @@ def hour_weekday_matrix(
     return df
 
 
-def month_of_year(dates: ArrayLike) -> pd.DataFrame:
-    """Seasonality: events per calendar month, and the mean per month over the years covered.
+def _held_months(held: ArrayLike | None, months: np.ndarray) -> np.ndarray:
+    """Held months as sorted unique ``datetime64[M]``: the given ones plus every month with an
+    event (an event's month is held by definition), else every month first to last."""
+    if held is None:
+        return np.arange(months.min(), months.max() + 1)
+    h = pd.to_datetime(pd.Series(np.asarray(held, dtype=object).ravel()).astype(str)
+                       .str.slice(0, 7) + "-01", format="%Y-%m-%d", errors="coerce")
+    if h.isna().any():
+        raise ValueError("held months must be YYYY-MM")
+    h = h.to_numpy(dtype="datetime64[ns]").astype("datetime64[M]")
+    return np.unique(np.concatenate([h, months]))
+
+
+def month_of_year(dates: ArrayLike, held: ArrayLike | None = None) -> pd.DataFrame:
+    """Seasonality: events per calendar month, and the mean per month over the months held.
 
     Parameters
     ----------
     dates : array_like of datetime
         Event dates (month precision is enough).
+    held : array_like of str, optional
+        The months the data hold (``YYYY-MM``, see :mod:`vru.lake.coverage`): a month not
+        held is missing, not a zero, and does not count in ``years``. Default: every month
+        from the first event's to the last's.
 
     Returns
     -------
     pandas.DataFrame
         Index 1–12 (``month``) with ``name``, ``events``, ``years`` (how many of that calendar
-        month the data cover, first to last month inclusive), ``mean_per_year`` and ``share``.
+        month are held), ``mean_per_year`` (NaN for a calendar month never held) and
+        ``share``.
     """
     d = _to_ns(dates)
     if np.isnat(d).any():
@@ -139,7 +158,7 @@ def month_of_year(dates: ArrayLike) -> pd.DataFrame:
     months = d.astype("datetime64[M]")
     moy = months.astype(np.int64) % 12 + 1
     events = np.bincount(moy, minlength=13)[1:]
-    covered = np.arange(months.min(), months.max() + 1)
+    covered = _held_months(held, months)
     years = np.bincount(covered.astype(np.int64) % 12 + 1, minlength=13)[1:]
     df = pd.DataFrame(
         {
@@ -156,40 +175,59 @@ def month_of_year(dates: ArrayLike) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class MonthlyTrend:
-    """Counts per month with a linear trend and a Mann–Kendall test."""
+    """Counts per month held with a linear trend and a Mann–Kendall test."""
 
-    counts: pd.DataFrame  #: columns month (period), events
+    counts: pd.DataFrame  #: columns month (period), events: the months held only
     slope_per_month: float  #: ordinary least squares slope (events per month)
     slope_p: float  #: two-sided p of the OLS slope (t test)
     mann_kendall: MannKendallResult
+    missing: tuple[str, ...] = ()  #: months between the first and last held that are not held
 
     def summary(self) -> str:
         """One sentence for a briefing."""
         mk = self.mann_kendall
         word = "rising" if mk.s > 0 else "falling" if mk.s < 0 else "flat"
+        gap = (f" ({len(self.missing)} not held, left out: {month_runs(self.missing)})"
+               if self.missing else "")
         return (
-            f"{len(self.counts)} months, {int(self.counts['events'].sum())} events; "
+            f"{len(self.counts)} months held{gap}, {int(self.counts['events'].sum())} events; "
             f"linear trend {self.slope_per_month:+.2f} events/month (p={self.slope_p:.3g}); "
             f"Mann-Kendall {word}, tau={float(mk.tau):.3f}, p={float(mk.p):.3g}"
         )
 
 
-def monthly_trend(dates: ArrayLike) -> MonthlyTrend:
-    """Events per month (empty months included as zeros) and their trend.
+def monthly_trend(dates: ArrayLike, held: ArrayLike | None = None) -> MonthlyTrend:
+    """Events per month held (held months without events as zeros) and their trend.
 
-    The trend is a simple least-squares line and a Mann–Kendall test (no Poisson or negative
-    binomial model).  Needs at least three months.
+    A month not held is missing, never a zero: it is left out of the series. The least-squares
+    line is fitted on the months' true positions in time (a gap stretches the x axis); the
+    Mann–Kendall test runs on the held months in order. No Poisson or negative binomial model.
+    Needs at least three months held.
+
+    Parameters
+    ----------
+    dates : array_like of datetime
+        Event dates (month precision is enough).
+    held : array_like of str, optional
+        The months held (``YYYY-MM``, :mod:`vru.lake.coverage`); default every month from the
+        first event's to the last's.
     """
     d = _to_ns(dates)
     if np.isnat(d).any():
         raise ValueError(f"dates missing or unparseable (first at row {int(np.isnat(d).argmax())})")
     months = d.astype("datetime64[M]")
-    first = months.min()
-    idx = (months - first).astype(np.int64)
-    counts = np.bincount(idx)
-    if counts.size < 3:
-        raise ValueError(f"a monthly trend needs at least 3 months of data, got {counts.size}")
-    periods = pd.period_range(pd.Timestamp(first), periods=counts.size, freq="M")
+    if months.size == 0 and held is None:
+        raise ValueError("a monthly trend needs at least 3 months of data, got 0")
+    keep = _held_months(held, months)
+    if keep.size < 3:
+        raise ValueError(f"a monthly trend needs at least 3 months held, got {keep.size}")
+    pos = np.searchsorted(keep, months)
+    counts = np.bincount(pos, minlength=keep.size)
+    x = (keep - keep[0]).astype(np.int64)
+    every = np.arange(keep[0], keep[-1] + 1)
+    missing = tuple(str(m) for m in every[~np.isin(every, keep)])
+    periods = pd.PeriodIndex([str(m) for m in keep], freq="M")
     frame = pd.DataFrame({"month": periods, "events": counts})
-    fit = stats.linregress(np.arange(counts.size), counts)
-    return MonthlyTrend(frame, float(fit.slope), float(fit.pvalue), mann_kendall(counts))
+    fit = stats.linregress(x, counts)
+    return MonthlyTrend(frame, float(fit.slope), float(fit.pvalue), mann_kendall(counts),
+                        missing)
