@@ -2,7 +2,8 @@
 
 Readers fill the source columns; the lake's ingest fills the derived ones (marked below):
 the missing coordinate system, ``lsoa11cd`` where a source lacks it, ``geo_status``,
-``row_hash``, ``batch_id``.
+``row_hash``, ``batch_id``. A stated LSOA code goes in the column of its boundary year
+(`vru.geo.lsoa_years.stated_columns`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ INCIDENTS = pa.schema([
     ("easting", pa.float64()),        # British National Grid EPSG:27700 (derived from lon/lat)
     ("northing", pa.float64()),
     ("location", pa.string()),        # street / place description as given
-    ("lsoa11cd", pa.string()),        # as given, else point-in-polygon (derived)
+    ("lsoa11cd", pa.string()),        # 2011 LSOA: a stated 2011 code, else point-in-polygon
+                                      # (derived), else the 2021 code's bridge (derived)
+    ("lsoa21cd", pa.string()),        # 2021 LSOA as stated: a 2021-only code, or a 2011 code
+                                      # that 2021 kept (unchanged LSOA); null otherwise
     ("geo_status", pa.string()),      # derived: ok | no_location | outside_boundaries |
                                       # lsoa_differs (stated code kept, point falls elsewhere)
     ("knife", pa.bool_()),            # knife / sharp instrument flag (null: not recorded)
@@ -74,6 +78,7 @@ STOP_SEARCH = pa.schema([
     ("easting", pa.float64()),
     ("northing", pa.float64()),
     ("lsoa11cd", pa.string()),
+    ("lsoa21cd", pa.string()),        # null: the files state no LSOA (kept for one shape)
     ("geo_status", pa.string()),
     ("gender", pa.string()),
     ("age_range", pa.string()),

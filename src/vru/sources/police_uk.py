@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vru.geo import lsoa_years
 from vru.sources import canonical
 from vru.sources import values as v
 from vru.sources.base import GB_LAT, GB_LON, Problem, SourceError
@@ -248,7 +249,10 @@ def _finish_street(table: pa.Table | None, problems: list[Problem]) -> pa.Table:
             where = np.full(n, -1, dtype=np.int64)  # row → its new key, -1: keep
             where[np.flatnonzero(np.asarray(no_id))[later]] = np.arange(int(later.sum()))
             refs = pc.coalesce(keys.take(pa.array(where, mask=where < 0)), refs)
+    # a stated code goes in the column of its year: data.police.uk states 2021 LSOAs from 2023
+    lsoa11, lsoa21 = lsoa_years.stated_columns(table["lsoa11cd"])
     given = {"source_ref": refs, "source_file": table["_name"], "source_line": table["_record"],
+             "lsoa11cd": lsoa11, "lsoa21cd": lsoa21,
              "source": canonical.repeat(SOURCE, n),
              "time_precision": canonical.repeat("month", n)}
     cols = [given[f.name] if f.name in given else table[f.name]
