@@ -14,6 +14,7 @@ import shapely
 
 from vru.data import asset
 from vru.geo.boundaries import (
+    THAMES_VALLEY,
     BoundaryError,
     load_lad,
     load_lsoa,
@@ -34,7 +35,7 @@ def test_shipped_lsoa() -> None:
     assert len(lsoa) == 1415
     assert lsoa["lsoa11cd"].is_unique and lsoa["lsoa11cd"].is_monotonic_increasing
     assert lsoa["lsoa11cd"].str.match(r"^E01\d{6}$").all()
-    assert set(lsoa["lad13cd"]) == _shipped_district_codes("lsoa-2011")
+    assert set(lsoa["lad13cd"]) == set(THAMES_VALLEY)
     assert lsoa.geometry.is_valid.all()
     assert set(lsoa.geom_type) <= {"Polygon", "MultiPolygon"}
     # ONS areas tile without overlap: neighbours share at most slivers along their borders.
@@ -42,7 +43,8 @@ def test_shipped_lsoa() -> None:
     left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
     pair = left < right
     overlap = shapely.area(shapely.intersection(geoms[left[pair]], geoms[right[pair]]))
-    assert pair.sum() > len(lsoa) and overlap.sum() < 10.0  # m², over 5,700 km²
+    # m², over 5,700 km² (shipped coordinates are snapped to 0.1 m, widening slivers a hair)
+    assert pair.sum() > len(lsoa) and overlap.sum() < 20.0
 
 
 def test_loads_are_cached_but_callers_get_copies() -> None:

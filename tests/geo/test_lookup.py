@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +13,12 @@ from vru.data import asset
 from vru.geo.boundaries import load_lsoa
 from vru.geo.crs import to_bng
 from vru.geo.lookup import AreaIndex
+
+
+@lru_cache(maxsize=1)
+def _tv() -> AreaIndex:
+    """One index over the Thames Valley districts, as the raster tests need all polygons."""
+    return AreaIndex.from_frame(load_lsoa(), "lsoa11cd")
 
 
 def _brute(idx: AreaIndex, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -41,7 +49,7 @@ def test_police_uk_stated_lsoa_agrees_with_point_in_polygon() -> None:
 
 
 def test_raster_matches_brute_force_on_random_and_boundary_points() -> None:
-    idx = AreaIndex.lsoa()
+    idx = _tv()
     rng = np.random.default_rng(7)
     minx, miny, maxx, maxy = idx.bounds
     x = rng.uniform(minx - 1000, maxx + 1000, 30_000)
@@ -84,7 +92,7 @@ def _shared_border(idx: AreaIndex) -> tuple[int, int, np.ndarray]:
 
 
 def test_shared_border_points_get_one_code_deterministically() -> None:
-    idx = AreaIndex.lsoa()
+    idx = _tv()
     i, j, pts = _shared_border(idx)
     assert len(pts) >= 2
     codes = idx.codes
@@ -98,7 +106,7 @@ def test_shared_border_points_get_one_code_deterministically() -> None:
 
 
 def test_nan_outside_and_empty_input() -> None:
-    idx = AreaIndex.lsoa()
+    idx = _tv()
     c = shapely.point_on_surface(idx.geometries[0])
     got = idx.assign([c.x, np.nan, c.x, 0.0, np.inf], [c.y, c.y, np.nan, 0.0, c.y])
     assert got[0] == idx.codes[0]
@@ -110,8 +118,9 @@ def test_nan_outside_and_empty_input() -> None:
 
 
 def test_index_properties() -> None:
-    idx = AreaIndex.lsoa()
-    assert AreaIndex.lsoa() is idx  # built once per process
+    assert AreaIndex.lsoa() is AreaIndex.lsoa()  # one lazy lookup per process
+    assert len(AreaIndex.lsoa()) == 34_753  # every 2011 LSOA of England and Wales
+    idx = _tv()
     assert len(idx) == 1415 and len(idx.codes) == 1415
     assert list(idx.codes) == sorted(idx.codes)
     lsoa = load_lsoa()
@@ -122,7 +131,7 @@ def test_index_properties() -> None:
 
 
 def test_repeated_points_and_cell_size_do_not_change_answers() -> None:
-    idx = AreaIndex.lsoa()
+    idx = _tv()
     rng = np.random.default_rng(11)
     minx, miny, maxx, maxy = idx.bounds
     ux, uy = rng.uniform(minx, maxx, 2000), rng.uniform(miny, maxy, 2000)

@@ -19,19 +19,29 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import shapely
 
 from vru.data import asset
 from vru.geo.crs import BNG, WGS84
 
 __all__ = [
+    "THAMES_VALLEY",
     "BoundaryError",
+    "data_districts",
+    "district_bounds",
+    "home_districts",
     "load_lad",
     "load_lsoa",
     "load_msoa",
+    "lsoa_index",
     "lsoa_population",
     "lsoa_to_msoa",
+    "read_user_boundaries",
 ]
 
 PathsArg = str | PathLike[str] | Iterable[str | PathLike[str]] | None
@@ -213,24 +223,30 @@ def _load_msoa_cached(files: tuple[str, ...]) -> gpd.GeoDataFrame:
     return _load_areas(files, "msoa11cd", "msoa11nm")
 
 
-def load_lsoa(paths: PathsArg = None) -> gpd.GeoDataFrame:
+def load_lsoa(paths: PathsArg = None, districts: Iterable[str] | None = None) -> gpd.GeoDataFrame:
     """Load 2011 LSOA boundaries in British National Grid.
 
     Parameters
     ----------
     paths
-        ``None`` for the boundaries shipped with vru (one file per district); otherwise a
-        GeoJSON file, a folder of them (``*.geojson``, ``*.json``, optionally ``.gz``), or a
-        list of files/folders. Each file needs an ``LSOA11CD`` property (any case);
-        ``LSOA11NM`` and ``LAD13CD`` are optional. A file without a CRS is WGS84 (or BNG if
-        its coordinates are clearly metres).
+        ``None`` for the boundaries shipped with vru (every district of England and Wales);
+        otherwise a GeoJSON file, a folder of them (``*.geojson``, ``*.json``, optionally
+        ``.gz``), or a list of files/folders. Each file needs an ``LSOA11CD`` property (any
+        case); ``LSOA11NM`` and ``LAD13CD`` are optional. A file without a CRS is WGS84 (or
+        BNG if its coordinates are clearly metres). For other formats and 2021 codes see
+        :func:`read_user_boundaries`.
+    districts
+        District codes (``lad13cd``) to keep: only these districts are read from the shipped
+        set (see :func:`home_districts` and :func:`data_districts`). ``None`` with shipped
+        boundaries means the demo's Thames Valley districts (:data:`THAMES_VALLEY`); with
+        ``paths`` it means every area in the files.
 
     Returns
     -------
     geopandas.GeoDataFrame
         Columns ``lsoa11cd``, ``lsoa11nm``, ``lad13cd``, ``geometry`` (EPSG:27700), sorted by
         ``lsoa11cd``. ``lad13cd`` comes from a ``LAD13CD`` property if present, else from the
-        file name when it is a district code (as in the shipped set), else ``None``.
+        file name when it is a district code, else ``None``.
 
     Raises
     ------
@@ -238,9 +254,16 @@ def load_lsoa(paths: PathsArg = None) -> gpd.GeoDataFrame:
         A given path does not exist.
     BoundaryError
         A file is unreadable, lacks the code column, has an empty code or geometry, or a code
-        appears twice.
+        appears twice; or a district is not in the shipped set.
     """
-    return _load_lsoa_cached(_expand_paths(paths, "lsoa-2011")).copy()
+    if paths is None:
+        wanted = THAMES_VALLEY if districts is None else districts
+        return _load_shipped(_district_key(wanted)).copy()
+    out = _load_lsoa_cached(_expand_paths(paths, "lsoa-2011"))
+    if districts is not None:
+        keep = out["lad13cd"].isin(set(_district_key(districts, check=False)))
+        out = out[keep].reset_index(drop=True)
+    return out.copy()
 
 
 def load_msoa(paths: PathsArg = None) -> gpd.GeoDataFrame:
@@ -257,6 +280,262 @@ def load_msoa(paths: PathsArg = None) -> gpd.GeoDataFrame:
         Columns ``msoa11cd``, ``msoa11nm``, ``lad13cd``, ``geometry`` (EPSG:27700).
     """
     return _load_msoa_cached(_expand_paths(paths, "msoa-2011")).copy()
+
+
+# ---------------------------------------------------------------------------------------------
+# the shipped England and Wales set, read by district
+
+# The demo's force area: what ``load_lsoa()`` without districts returns.
+THAMES_VALLEY: tuple[str, ...] = (
+    "E06000036", "E06000037", "E06000038", "E06000039", "E06000040", "E06000041",
+    "E06000042", "E07000004", "E07000005", "E07000006", "E07000007", "E07000177",
+    "E07000178", "E07000179", "E07000180", "E07000181",
+)
+_EW_DATA = "lsoa-2011-ew.parquet"
+_EW_INDEX = "lsoa-2011-ew-index.parquet"
+_DECIMETRE = 10.0  # shipped coordinates are whole decimetres of British National Grid
+
+
+@lru_cache(maxsize=1)
+def _index() -> pd.DataFrame:
+    frame = pq.read_table(asset("geography", _EW_INDEX)).to_pandas()
+    for col in ("lsoa11cd", "lad13cd"):
+        frame[col] = frame[col].to_numpy(dtype=object)  # plain strings, whatever pandas infers
+    return frame.sort_values("lsoa11cd", kind="stable").reset_index(drop=True)
+
+
+@lru_cache(maxsize=1)
+def _shipped_districts() -> frozenset[str]:
+    return frozenset(_index()["lad13cd"])
+
+
+def lsoa_index() -> pd.DataFrame:
+    """The shipped LSOAs without their shapes: what :func:`load_lsoa` could load.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``lsoa11cd``, ``lad13cd`` and the LSOA's bounding box in whole metres of British
+        National Grid (``minx``, ``miny``, ``maxx``, ``maxy``, rounded outward), sorted by
+        ``lsoa11cd``; 34,753 rows covering England and Wales. Reading it costs milliseconds.
+    """
+    return _index().copy()
+
+
+def district_bounds() -> pd.DataFrame:
+    """Bounding box and LSOA count of each shipped district (``lad13cd``), sorted by code."""
+    return (
+        _index()
+        .groupby("lad13cd", sort=True)
+        .agg(minx=("minx", "min"), miny=("miny", "min"), maxx=("maxx", "max"),
+             maxy=("maxy", "max"), n_lsoa=("lsoa11cd", "size"))
+        .reset_index()
+    )
+
+
+def _district_key(districts: Iterable[str] | str, check: bool = True) -> tuple[str, ...]:
+    """Sorted, distinct district codes (hashable, for caching); unknown ones refused."""
+    if isinstance(districts, str):
+        districts = [districts]
+    key = tuple(sorted({str(d).strip() for d in districts}))
+    if check:
+        unknown = sorted(set(key) - _shipped_districts())
+        if unknown:
+            raise BoundaryError(
+                f"{asset('geography', _EW_INDEX)}: no district {', '.join(unknown)} "
+                "(the shipped set holds the 2013 districts of England and Wales)"
+            )
+    return key
+
+
+def _decode(table: pa.Table) -> np.ndarray:
+    """Shapes from the shipped columns: rings per part, points per ring, delta decimetres."""
+    if table.num_rows == 0:
+        return np.array([], dtype=object)
+    nparts = pc.list_value_length(table["parts"]).to_numpy(zero_copy_only=False)
+    npts = pc.list_value_length(table["x"]).to_numpy(zero_copy_only=False)
+    rings_per_part = pc.list_flatten(table["parts"]).to_numpy(zero_copy_only=False)
+    pts_per_ring = pc.list_flatten(table["rings"]).to_numpy(zero_copy_only=False)
+    starts = np.concatenate([[0], np.cumsum(npts)[:-1]])
+    xy = []
+    for col in ("x", "y"):
+        # deltas restart at each LSOA: a running sum less the sum before the LSOA's start
+        run = np.cumsum(pc.list_flatten(table[col]).to_numpy(zero_copy_only=False),
+                        dtype=np.int64)
+        before = np.concatenate([[0], run])[starts]
+        xy.append((run - np.repeat(before, npts)) / _DECIMETRE)
+    offsets = tuple(np.concatenate([[0], np.cumsum(n)]).astype(np.int64)
+                    for n in (pts_per_ring, rings_per_part, nparts))
+    geoms = shapely.from_ragged_array(
+        shapely.GeometryType.MULTIPOLYGON, np.column_stack(xy), offsets
+    )
+    single = nparts == 1
+    geoms[single] = shapely.get_geometry(geoms[single], 0)
+    return geoms
+
+
+@lru_cache(maxsize=64)
+def _load_shipped(districts: tuple[str, ...]) -> gpd.GeoDataFrame:
+    table = pq.read_table(
+        asset("geography", _EW_DATA), filters=[("lad13cd", "in", list(districts))]
+    ) if districts else pq.read_schema(asset("geography", _EW_DATA)).empty_table()
+    out = gpd.GeoDataFrame(
+        {c: table[c].to_numpy(zero_copy_only=False).astype(object)
+         for c in ("lsoa11cd", "lsoa11nm", "lad13cd")},
+        geometry=_decode(table),
+        crs=BNG,
+    )
+    return out.sort_values("lsoa11cd", kind="stable").reset_index(drop=True)
+
+
+def home_districts(codes: Iterable[str], *, strict: bool = False) -> list[str]:
+    """Districts (``lad13cd``) holding the given 2011 LSOA codes, for ``load_lsoa(districts=)``.
+
+    Parameters
+    ----------
+    codes
+        LSOA codes, e.g. a home's task-force areas or the ``lsoa11cd`` of its rows.
+    strict
+        Refuse codes that are not 2011 LSOAs of England and Wales (2021-only codes, typos);
+        otherwise they are skipped.
+
+    Returns
+    -------
+    list of str
+        Sorted distinct district codes.
+
+    Raises
+    ------
+    BoundaryError
+        With ``strict``, naming up to five unknown codes and how many there are.
+    """
+    index = _index()
+    wanted = {str(c).strip() for c in codes if c is not None and not pd.isna(c)}
+    hit = index["lsoa11cd"].isin(wanted).to_numpy()
+    if strict and hit.sum() < len(wanted):
+        bad = sorted(wanted - set(index["lsoa11cd"][hit]))
+        raise BoundaryError(
+            f"{len(bad)} code(s) are not 2011 LSOAs of England and Wales: "
+            f"{', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}"
+        )
+    return sorted(set(index["lad13cd"][hit]))
+
+
+def data_districts(
+    codes: Iterable[str] = (),
+    easting: npt.ArrayLike | None = None,
+    northing: npt.ArrayLike | None = None,
+) -> list[str]:
+    """Districts a batch of rows needs: those its points fall in and its LSOA codes name.
+
+    Points are placed by the shipped LSOA index (bounding boxes first, then point in polygon
+    on the candidate districts only), so only the districts near the points are ever read.
+
+    Parameters
+    ----------
+    codes
+        Stated 2011 LSOA codes (others are skipped).
+    easting, northing
+        British National Grid metres of the rows' points (NaN for none); points outside
+        England and Wales add nothing.
+
+    Returns
+    -------
+    list of str
+        Sorted distinct district codes, for ``load_lsoa(districts=...)``.
+    """
+    wanted = set(home_districts(codes))
+    if easting is not None and northing is not None:
+        from vru.geo.lookup import AreaIndex  # the lookup imports this module
+
+        found = AreaIndex.lsoa().assign(easting, northing)
+        wanted |= set(home_districts(found[found != None]))  # noqa: E711 (object array)
+    return sorted(wanted)
+
+
+# ---------------------------------------------------------------------------------------------
+# a user's own boundaries
+
+_CODE_FIELDS = ("lsoa11cd", "lsoa21cd")
+_NAME_FIELDS = {"lsoa11cd": "lsoa11nm", "lsoa21cd": "lsoa21nm"}
+
+
+def read_user_boundaries(path: str | PathLike[str]) -> gpd.GeoDataFrame:
+    """Read a user's LSOA boundary file: GeoJSON, GeoPackage or Shapefile, any CRS.
+
+    Parameters
+    ----------
+    path
+        The file (``.geojson``/``.json``, optionally gzipped, ``.gpkg``, ``.shp``; a zipped
+        shapefile as ``.zip``). Fields are matched case-insensitively: ``LSOA11CD`` and/or
+        ``LSOA21CD`` (at least one), and optionally ``LSOA11NM``/``LSOA21NM``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``lsoa11cd`` and/or ``lsoa21cd`` (as present), their name columns (``None`` when the
+        file has none), ``geometry`` in EPSG:27700 (reprojected from the file's CRS; WGS84
+        when it states none and its numbers are degrees), sorted by the first code column.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    BoundaryError
+        Unreadable file, no code field (the message lists the fields found), an empty or
+        repeated code, or a feature that is not a polygon.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"boundary file not found: {p}")
+    if p.name.lower().endswith(_BOUNDARY_SUFFIXES):
+        frame = _read_geojson(p)
+    else:
+        try:
+            frame = gpd.read_file(p)
+        except Exception as exc:  # pyogrio raises several unrelated types for unreadable input
+            raise BoundaryError(f"{p}: not a readable GeoJSON, GeoPackage or Shapefile "
+                                f"({exc})") from None
+        if frame.crs is None:
+            minx, miny, maxx, maxy = frame.total_bounds if len(frame) else (0, 0, 0, 0)
+            metric = max(abs(minx), abs(maxx)) > 180 or max(abs(miny), abs(maxy)) > 90
+            frame = frame.set_crs(BNG if metric else WGS84)
+    found = {c: _find_column(frame, c) for c in _CODE_FIELDS}
+    present = [c for c in _CODE_FIELDS if found[c] is not None]
+    if not present:
+        fields = ", ".join(str(c) for c in frame.columns if c != frame.geometry.name)
+        raise BoundaryError(
+            f"{p}: no LSOA11CD or LSOA21CD field (fields: {fields or 'none'})"
+        )
+    out: dict[str, np.ndarray] = {}
+    for code in present:
+        values = frame[found[code]].astype("string").str.strip()
+        blank = values.isna() | (values == "")
+        if blank.any():
+            row = int(np.flatnonzero(blank.to_numpy())[0])
+            raise BoundaryError(f"{p}: feature {row} has an empty {code.upper()}")
+        twice = values[values.duplicated()]
+        if len(twice):
+            raise BoundaryError(f"{p}: {code.upper()} {twice.iloc[0]} appears twice")
+        out[code] = values.to_numpy(dtype=object)
+        name_col = _find_column(frame, _NAME_FIELDS[code])
+        out[_NAME_FIELDS[code]] = (
+            frame[name_col].astype("string").str.strip().to_numpy(dtype=object)
+            if name_col else np.full(len(frame), None, dtype=object)
+        )
+    geom = frame.geometry.to_crs(BNG) if frame.crs != BNG else frame.geometry
+    if not np.isfinite(shapely.get_coordinates(geom.values)).all():
+        raise BoundaryError(f"{p}: coordinates cannot be placed in British National Grid")
+    kinds = geom.geom_type
+    bad = ~kinds.isin(["Polygon", "MultiPolygon"]) | geom.isna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise BoundaryError(f"{p}: feature {row} ({out[present[0]][row]}) is "
+                            f"{kinds.iloc[row] or 'empty'}, not a polygon")
+    result = gpd.GeoDataFrame(
+        out, geometry=_polygonal(np.asarray(geom.values, dtype=object)), crs=BNG
+    )
+    return result.sort_values(present[0], kind="stable").reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------------------------

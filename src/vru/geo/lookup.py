@@ -25,7 +25,7 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
-__all__ = ["AreaIndex"]
+__all__ = ["AreaIndex", "LsoaLookup"]
 
 _MAX_CELLS = 4_000_000  # raster budget: 16 MB of int32 labels
 _MIN_CELL = 5.0  # metres; finer gains nothing for ONS boundaries
@@ -59,7 +59,7 @@ class AreaIndex:
 
     Examples
     --------
-    >>> idx = AreaIndex.lsoa()
+    >>> idx = AreaIndex.from_frame(load_lsoa(), "lsoa11cd")
     >>> idx.assign(np.array([471570.7, np.nan]), np.array([173559.5, 0.0]))  # Reading
     array(['E01033415', None], dtype=object)
     """
@@ -96,9 +96,12 @@ class AreaIndex:
         return cls(frame.geometry.values, frame[code_column].to_numpy(dtype=object), **kwargs)
 
     @classmethod
-    def lsoa(cls) -> AreaIndex:
-        """Index of the shipped 2011 LSOA boundaries (built once per process)."""
-        return _shipped("lsoa")
+    def lsoa(cls) -> LsoaLookup:
+        """The shipped 2011 LSOAs of England and Wales, read by district as points need them.
+
+        One per process; see :class:`LsoaLookup`.
+        """
+        return _lsoa_lookup()
 
     @classmethod
     def msoa(cls) -> AreaIndex:
@@ -289,9 +292,9 @@ def _shipped(kind: str) -> AreaIndex:
     """
     # Imported here: building an index for a user's own frame should not load shipped data.
     from vru.data import asset
-    from vru.geo.boundaries import load_lsoa, load_msoa
+    from vru.geo.boundaries import load_msoa
 
-    folder = asset("geography", f"{kind}-2011")
+    folder = asset("geography", f"{kind}-2011")  # the MSOAs: Thames Valley only
     h = hashlib.sha256(_CACHE_FORMAT.encode())
     for f in sorted(folder.glob("*")):
         h.update(f.name.encode())
@@ -301,8 +304,116 @@ def _shipped(kind: str) -> AreaIndex:
         return AreaIndex.load(path)
     except (OSError, ValueError, KeyError, EOFError):
         pass
-    index = (AreaIndex.from_frame(load_lsoa(), "lsoa11cd") if kind == "lsoa"
-             else AreaIndex.from_frame(load_msoa(), "msoa11cd"))
+    index = AreaIndex.from_frame(load_msoa(), "msoa11cd")
     with contextlib.suppress(OSError):
         index.save(path)
     return index
+
+
+# A district's raster: cells of 25 m or more, at most about 200,000 of them, so it builds in
+# ~10 ms and a few per cent of points (those in cells a border crosses) are tested exactly.
+_DISTRICT_CELL = 25.0
+_DISTRICT_CELLS = 200_000
+
+
+class LsoaLookup:
+    """Point -> 2011 LSOA anywhere in England and Wales, reading only the districts needed.
+
+    The shipped LSOA index (codes, districts, bounding boxes; milliseconds to read) says which
+    districts a point may fall in; those districts' polygons are read and indexed (an
+    :class:`AreaIndex` per district, ~20 ms each) the first time a point needs them and kept
+    for the process. Answers are those of one :class:`AreaIndex` over every LSOA: the code of
+    the polygon holding the point, the smallest code on a shared border, ``None`` outside.
+    """
+
+    def __init__(self) -> None:
+        from vru.geo.boundaries import lsoa_index  # the boundaries module imports this one
+
+        index = lsoa_index()
+        self._codes = index["lsoa11cd"].to_numpy(dtype=object)  # sorted
+        self._districts, self._district_of = np.unique(
+            index["lad13cd"].to_numpy(dtype=str), return_inverse=True
+        )
+        box = index[["minx", "miny", "maxx", "maxy"]].to_numpy(dtype=np.float64)
+        self._tree = shapely.STRtree(shapely.box(box[:, 0], box[:, 1], box[:, 2], box[:, 3]))
+        self._bounds = (float(box[:, 0].min()), float(box[:, 1].min()),
+                        float(box[:, 2].max()), float(box[:, 3].max()))
+        # district position -> (its index, positions of its codes in self._codes)
+        self._loaded: dict[int, tuple[AreaIndex, np.ndarray]] = {}
+
+    def _candidates(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(point, district) pairs where the point lies in the box of one of its LSOAs."""
+        pts, boxes = self._tree.query(shapely.points(x, y), predicate="intersects")
+        pairs = np.unique(np.column_stack([self._district_of[boxes], pts]), axis=0)
+        return pairs[:, 1], pairs[:, 0]
+
+    def _district(self, d: int) -> tuple[AreaIndex, np.ndarray]:
+        if d not in self._loaded:
+            from vru.geo.boundaries import load_lsoa
+
+            frame = load_lsoa(districts=[str(self._districts[d])])
+            minx, miny, maxx, maxy = frame.total_bounds
+            cell = max(_DISTRICT_CELL, float(np.sqrt((maxx - minx) * (maxy - miny)
+                                                     / _DISTRICT_CELLS)))
+            index = AreaIndex.from_frame(frame, "lsoa11cd", cell_size=cell)
+            self._loaded[d] = (index, np.searchsorted(self._codes, index.codes))
+        return self._loaded[d]
+
+    def districts_for(self, easting: npt.ArrayLike, northing: npt.ArrayLike) -> list[str]:
+        """Districts whose LSOA bounding boxes hold some of the points (nothing is read)."""
+        x, y, ok = _finite_pair(easting, northing)
+        _, district = self._candidates(x[ok], y[ok])
+        return sorted(str(c) for c in self._districts[np.unique(district)])
+
+    def assign_index(self, easting: npt.ArrayLike, northing: npt.ArrayLike) -> np.ndarray:
+        """Position in :attr:`codes` of the LSOA holding each point, or -1 (as AreaIndex)."""
+        x, y, ok = _finite_pair(easting, northing)
+        best = np.full(x.size, len(self._codes), dtype=np.int64)
+        where = np.flatnonzero(ok)
+        pts, district = self._candidates(x[where], y[where])
+        if pts.size:
+            order = np.argsort(district, kind="stable")
+            pts, district = where[pts[order]], district[order]
+            cuts = np.flatnonzero(np.diff(district)) + 1
+            for p, d in zip(np.split(pts, cuts), district[np.r_[0, cuts]], strict=True):
+                index, glob = self._district(int(d))
+                local = index.assign_index(x[p], y[p])
+                hit = local >= 0
+                # sorted codes: the smallest position is the smallest code across districts
+                np.minimum.at(best, p[hit], glob[local[hit]])
+        best[best == len(self._codes)] = _OUTSIDE
+        return best.astype(np.int32)
+
+    def assign(self, easting: npt.ArrayLike, northing: npt.ArrayLike) -> np.ndarray:
+        """Code of the LSOA holding each point; ``None`` for NaN or outside England and Wales."""
+        return np.append(self._codes, None)[self.assign_index(easting, northing)]
+
+    def covers(self, easting: npt.ArrayLike, northing: npt.ArrayLike) -> np.ndarray:
+        """Boolean mask: the point lies in (or on the edge of) some LSOA."""
+        return self.assign_index(easting, northing) >= 0
+
+    @property
+    def codes(self) -> np.ndarray:
+        """Every shipped LSOA code, sorted: what :meth:`assign_index` positions refer to."""
+        return self._codes.copy()
+
+    @property
+    def loaded(self) -> list[str]:
+        """Districts read so far, sorted."""
+        return sorted(str(self._districts[d]) for d in self._loaded)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(min easting, min northing, max easting, max northing) of England and Wales."""
+        return self._bounds
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+    def __repr__(self) -> str:
+        return f"LsoaLookup({len(self)} LSOAs, {len(self._loaded)} districts loaded)"
+
+
+@lru_cache(maxsize=1)
+def _lsoa_lookup() -> LsoaLookup:
+    return LsoaLookup()

@@ -13,12 +13,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vru.geo.crs import to_bng, to_wgs84
-from vru.geo.lookup import AreaIndex
+from vru.geo.lookup import AreaIndex, LsoaLookup
+
+# an index of the caller's own areas, or (default) the shipped LSOAs of England and Wales
+Index = AreaIndex | LsoaLookup
 
 GEO_COLUMNS = ("lon", "lat", "easting", "northing", "lsoa11cd", "geo_status")
 
 
-def _points(con: duckdb.DuckDBPyConnection, src: str, index: AreaIndex) -> pa.Table:
+def _points(con: duckdb.DuckDBPyConnection, src: str, index: Index) -> pa.Table:
     """Distinct given points of ``src`` with both CRSs and the LSOA that contains them."""
     got = con.execute(f"""
         SELECT DISTINCT coalesce(lon, 'nan'::DOUBLE) AS lon, coalesce(lat, 'nan'::DOUBLE) AS lat,
@@ -59,12 +62,13 @@ _JOIN = """LEFT JOIN _pts p
 
 
 def enrich_select(con: duckdb.DuckDBPyConnection, src: str, extra: str = "",
-                  index: AreaIndex | None = None) -> str:
+                  index: Index | None = None) -> str:
     """A SELECT over table ``src`` (alias ``s``) with its geography completed.
 
     Fills whichever of lon/lat or easting/northing is missing, the LSOA where the source
     gave none (point-in-polygon), and ``geo_status``: ``no_location`` (no point),
-    ``outside_boundaries`` (a point in Great Britain no loaded LSOA covers: kept, flagged),
+    ``outside_boundaries`` (a point no LSOA of England and Wales covers, or none of
+    ``index``'s areas: kept, flagged),
     ``lsoa_differs`` (the source's LSOA is kept but the point falls in another — usual near
     borders, since data.police.uk snaps points and ONS boundaries are generalised), else
     ``ok``. ``extra`` adds more REPLACE items (``"expr AS col, ..."``) over ``s``.
@@ -75,7 +79,7 @@ def enrich_select(con: duckdb.DuckDBPyConnection, src: str, extra: str = "",
 
 
 def enrich_arrow(con: duckdb.DuckDBPyConnection | None, rows: pa.Table,
-                 index: AreaIndex | None = None) -> pa.Table:
+                 index: Index | None = None) -> pa.Table:
     """``rows`` with their geography completed as `enrich_select` does, staying in Arrow.
 
     Points are factorised in numpy when every located row gives the same CRS (the bulk
@@ -142,7 +146,7 @@ def enrich_arrow(con: duckdb.DuckDBPyConnection | None, rows: pa.Table,
 
 
 def _enrich_engine(con: duckdb.DuckDBPyConnection, rows: pa.Table,
-                   index: AreaIndex) -> pa.Table:
+                   index: Index) -> pa.Table:
     """`enrich_arrow` for rows mixing coordinate systems: the join runs in DuckDB."""
     n = rows.num_rows
     cols = ["lon", "lat", "easting", "northing", "lsoa11cd"]
