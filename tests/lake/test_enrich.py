@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pytest
+import shapely
 
+from vru.geo.boundaries import load_lsoa
+from vru.geo.crs import to_wgs84
 from vru.lake.enrich import enrich_arrow, enrich_select
 from vru.sources.canonical import INCIDENTS
 
@@ -74,3 +78,18 @@ def test_grid_references_and_mixed_systems(wgs_rows):
     assert abs(got[0]["lon"] - READING[0]) < 1e-5 and got[0]["geo_status"] == "ok"
     mixed = pa.concat_tables([wgs_rows, bng])  # both systems: the engine joins them
     assert same(plain(enrich_arrow(None, mixed)), plain(engine(mixed)))
+
+
+@pytest.mark.parametrize("districts", [["E07000207", "E07000209"], ["W06000015"]])
+def test_rows_of_other_forces_get_their_lsoa_with_no_set_up(districts):
+    # points of Surrey (Elmbridge, Guildford) and Cardiff LSOAs, made from the shipped shapes
+    shapes = load_lsoa(districts=districts)
+    pts = shapely.point_on_surface(np.asarray(shapes.geometry.values, dtype=object))
+    lon, lat = to_wgs84(shapely.get_x(pts), shapely.get_y(pts))
+    t = rows([{"lon": float(x), "lat": float(y)} for x, y in zip(lon, lat, strict=True)]
+             + [{"lon": PARIS[0], "lat": PARIS[1]}])
+    got = plain(enrich_arrow(None, t))
+    assert [r["lsoa11cd"] for r in got[:-1]] == list(shapes["lsoa11cd"])
+    assert {r["geo_status"] for r in got[:-1]} == {"ok"}
+    assert got[-1]["geo_status"] == "outside_boundaries" and got[-1]["lsoa11cd"] is None
+    assert same(got, plain(engine(t)))
