@@ -209,3 +209,125 @@ def test_two_files_in_one_scan_keep_their_own_line_numbers(tmp_path):
            table.select(["source_file", "source_line"]).to_pylist()}
     assert got == {("a-street.csv", 2), ("a-street.csv", 3), ("b-street.csv", 3)}
     assert {(p.file, p.line) for p in problems} == {("b-street.csv", 2), ("b-street.csv", 4)}
+
+
+# -- other police.uk files: kind from the header, force from name, rows or the caller --------
+
+STOP_HEADER = ("Type,Date,Part of a policing operation,Policing operation,Latitude,Longitude,"
+               "Gender,Age range,Self-defined ethnicity,Officer-defined ethnicity,Legislation,"
+               "Object of search,Outcome,Outcome linked to object of search,"
+               "Removal of more than just outer clothing")
+OUTCOME_HEADER = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,"
+                  "LSOA code,LSOA name,Outcome type")
+
+
+def located_crimes(street_month_text: str, n: int) -> list[list[str]]:
+    """The first ``n`` real crimes of the month that have an id and a point."""
+    rows = csv.reader(io.StringIO(street_month_text.lstrip("\ufeff").split("\n", 1)[1]))
+    return [r for r in rows if r and r[0] and r[4]][:n]
+
+
+def stop_file(crimes: list[list[str]], extra: str | None = None) -> str:
+    """Stop-and-search rows in the published layout at real crimes' points; ``extra`` adds
+    a 'Falls within' column holding it."""
+    head = STOP_HEADER + (",Falls within" if extra is not None else "")
+    lines = [head]
+    for i, c in enumerate(crimes):
+        lines.append(csv_line([
+            "Person search", f"2018-11-{1 + i % 28:02d}T21:15:00+00:00", "False", "", c[5],
+            c[4], "Male", "18-24", "", "White", "Misuse of Drugs Act 1971 (section 23)",
+            "Controlled drugs", "A no further action disposal", "False", "False",
+            *([extra] if extra is not None else [])]).rstrip("\n"))
+    return "\n".join(lines) + "\n"
+
+
+def outcome_file(crimes: list[list[str]], falls_within: bool = True) -> str:
+    lines = [OUTCOME_HEADER]
+    for c in crimes:
+        force = c[3] if falls_within else ""
+        lines.append(csv_line([c[0], "2019-01", force, force, c[4], c[5], c[6], c[7], c[8],
+                               "Suspect charged"]).rstrip("\n"))
+    return "\n".join(lines) + "\n"
+
+
+def lake_rows(home: Path, table: str) -> list[dict]:
+    from deltalake import DeltaTable
+
+    return DeltaTable(str(home / "lake" / table)).to_pyarrow_table(
+        columns=["force", "month", "source_file"]).to_pylist()
+
+
+def test_kind_from_header_whatever_the_name(tmp_path, street_month_text):
+    crimes = located_crimes(street_month_text, 3)
+    cases = {"searches.csv": ("\ufeff" + stop_file(crimes), "stop_search"),
+             "outcomes-jan.csv": (outcome_file(crimes), "outcomes"),
+             "QUOTED.CSV": ('"Crime ID","Month","Crime type"\n', "street"),
+             # data.police.uk's name for another kind: what the file holds decides
+             "2018-11-thames-valley-street.csv": (stop_file(crimes), "stop_search"),
+             "2018-11-thames-valley-outcomes.csv": ("not,a,police,file\n", "outcomes"),
+             "notes.csv": ("a,b\n", None)}
+    for name, (text, kind) in cases.items():
+        assert police_uk.kind_of(write(tmp_path, name, text)) == kind, name
+
+
+def test_renamed_stop_and_search_needs_a_force(tmp_path, street_month_text):
+    from vru.lake.loaders import ingest_police_uk
+
+    crimes = located_crimes(street_month_text, 20)
+    p = write(tmp_path, "searches-nov.csv", stop_file(crimes))
+    s = ingest_police_uk(tmp_path / "a", [p]).summary()
+    assert s["accepted"] == 0 and s["files"][0]["status"] == "rejected"
+    assert "--force" in s["files"][0]["message"]
+    s = ingest_police_uk(tmp_path / "b", [p], force="Thames Valley Police").summary()
+    assert (s["rows_in"], s["accepted"], s["quarantined"]) == (20, 20, 0)
+    got = lake_rows(tmp_path / "b", "stop_search")
+    assert {(r["force"], r["month"]) for r in got} == {("Thames Valley Police", "2018-11")}
+
+
+def test_stop_and_search_force_from_its_column_then_name(tmp_path, street_month_text):
+    from vru.lake.loaders import ingest_police_uk
+
+    crimes = located_crimes(street_month_text, 10)
+    # the file's column beats the caller's --force
+    p = write(tmp_path, "searches.csv", stop_file(crimes, extra="Surrey Police"))
+    s = ingest_police_uk(tmp_path / "a", [p], force="Thames Valley Police").summary()
+    assert s["accepted"] == 10
+    assert {r["force"] for r in lake_rows(tmp_path / "a", "stop_search")} == {"Surrey Police"}
+    # a blank cell in the column falls back on the caller's force, else is quarantined
+    text = stop_file(crimes, extra="").replace(",False,False,\n", ",False,False,Kent Police\n", 1)
+    p = write(tmp_path, "searches-blank.csv", text)
+    s = ingest_police_uk(tmp_path / "b", [p]).summary()
+    assert (s["accepted"], s["quarantined"]) == (1, 9)
+    reasons = vru_quarantine(tmp_path / "b")
+    assert reasons == {("Falls within", "--force")}
+    # data.police.uk's name says it for the whole file
+    p = write(tmp_path, "2018-11-surrey-stop-and-search.csv", stop_file(crimes))
+    ingest_police_uk(tmp_path / "c", [p], force="Thames Valley Police")
+    assert {r["force"] for r in lake_rows(tmp_path / "c", "stop_search")} == {"Surrey Police"}
+
+
+def vru_quarantine(home: Path) -> set[tuple[str, str]]:
+    from deltalake import DeltaTable
+
+    rows = DeltaTable(str(home / "lake" / "quarantine")).to_pyarrow_table().to_pylist()
+    return {(r["field"], "--force" if "--force" in r["reason"] else r["reason"]) for r in rows}
+
+
+def test_renamed_outcomes_file_takes_its_force_from_the_rows(tmp_path, street_month_text):
+    from vru.lake.loaders import ingest_police_uk
+
+    crimes = located_crimes(street_month_text, 12)
+    home = tmp_path / "home"
+    ingest_police_uk(home, [write(tmp_path, "2018-11-thames-valley-street.csv",
+                                  street_month_text)])
+    s = ingest_police_uk(home, [write(tmp_path, "tv-outcomes.csv", outcome_file(crimes))]
+                         ).summary()
+    assert (s["rows_in"], s["accepted"], s["added"]) == (12, 12, 12)
+    assert {r["force"] for r in lake_rows(home, "outcomes")} == {"Thames Valley Police"}
+    # rows that name no force: the caller's, else quarantined
+    blank = outcome_file(crimes, falls_within=False)
+    s = ingest_police_uk(tmp_path / "b", [write(tmp_path, "o.csv", blank)]).summary()
+    assert (s["accepted"], s["quarantined"]) == (0, 12)
+    s = ingest_police_uk(tmp_path / "c", [write(tmp_path, "o.csv", blank)],
+                         force="Thames Valley Police").summary()
+    assert (s["accepted"], s["quarantined"]) == (12, 0)

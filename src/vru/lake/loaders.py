@@ -86,13 +86,22 @@ def _named(table: pa.Table, name: str) -> pa.Table:
 
 def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = None,
                      command: str = "ingest police-uk",
-                     progress: Progress | None = None) -> IngestResult:
+                     progress: Progress | None = None,
+                     force: str | None = None) -> IngestResult:
     """Ingest data.police.uk street, outcomes and stop-and-search files (or their zip).
 
     A street file replaces its force-months in ``incidents``; an outcomes file adds to
     ``outcomes`` and updates the latest outcome of crimes held; stop-and-search files
     replace their force-months in ``stop_search``. Files that cannot be read at all are
-    reported as rejected (with the reason) and the rest are still ingested.
+    reported as rejected (with the reason) and the rest are still ingested. A file's kind
+    comes from its header (else data.police.uk's name).
+
+    Parameters
+    ----------
+    force
+        The force of rows whose file does not say it (``--force``): a stop-and-search file
+        whose name is not data.police.uk's and that has no "Falls within"/"Reported by"
+        column, or outcomes rows that leave both blank. A force the file states wins.
     """
     streets: list[tuple[int, InputFile]] = []
 
@@ -109,7 +118,7 @@ def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = No
         problems: list[Problem] = []
         rows = 0
         for block, _records in police_uk.READERS[kind](inp.path, facts, problems,
-                                                       name=inp.name):
+                                                       name=inp.name, force=force):
             batch.stage(table, block, idx)
             rows += block.num_rows
         batch.quarantine(idx, problems)

@@ -56,7 +56,7 @@ OUTCOME_COLUMNS = {
     "location": ["Location"], "lsoa_code": ["LSOA code"], "lsoa_name": ["LSOA name"],
     "outcome": ["Outcome type"],
 }
-OUTCOME_REQUIRED = ["crime_id", "month", "falls_within", "outcome"]
+OUTCOME_REQUIRED = ["crime_id", "month", "outcome"]
 
 STOP_COLUMNS = {
     "type": ["Type"], "date": ["Date"], "part_of_operation": ["Part of a policing operation"],
@@ -67,6 +67,9 @@ STOP_COLUMNS = {
     "object_of_search": ["Object of search"], "outcome": ["Outcome"],
     "outcome_linked": ["Outcome linked to object of search"],
     "removal_of_clothing": ["Removal of more than just outer clothing"],
+    # not in the published layout, but some exports carry them: the force when the name
+    # does not say it
+    "reported_by": ["Reported by"], "falls_within": ["Falls within"],
 }
 STOP_REQUIRED = ["type", "date", "lat", "lon"]
 
@@ -77,24 +80,45 @@ _MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 
 def kind_of(path: Path) -> str | None:
-    """File kind from its data.police.uk name, else from its header; None if neither fits."""
+    """File kind from its header, else from its data.police.uk name; None if neither says.
+
+    The header decides: a renamed file is still known, and a misnamed one is read as what
+    it holds rather than refused for lacking the named kind's columns.
+    """
+    return _kind_of_header(path) or _kind_of_name(path)
+
+
+def _kind_of_name(path: Path) -> str | None:
     m = _NAME.search(path.name)
-    if m:
-        return {"street": "street", "outcomes": "outcomes",
-                "stop-and-search": "stop_search"}[m.group(3).lower()]
+    if not m:
+        return None
+    return {"street": "street", "outcomes": "outcomes",
+            "stop-and-search": "stop_search"}[m.group(3).lower()]
+
+
+def _kind_of_header(path: Path) -> str | None:
+    """The kind whose identifying columns the first line holds (any case, BOM, quotes)."""
     try:
         with open(path, "rb") as f:
-            head = f.read(4096).decode("utf-8", "replace").lower()
+            head = f.read(4096)
     except OSError:
         return None
-    first = head.splitlines()[0] if head else ""
-    if "crime type" in first and "crime id" in first:
-        return "street"
-    if "outcome type" in first and "crime id" in first:
-        return "outcomes"
-    if "object of search" in first:
-        return "stop_search"
+    if head[:2] == b"\x1f\x8b":  # gzipped: the reader will say what it is
+        return None
+    first = head.decode("utf-8", "replace").lstrip("\ufeff").splitlines()[:1]
+    names = {c.strip().strip('"').strip().lower() for c in first[0].split(",")} if first else set()
+    for kind, needed in _HEADER_KINDS:
+        if needed <= names:
+            return kind
     return None
+
+
+# columns that tell one kind from the others (street and outcomes share the rest)
+_HEADER_KINDS = (
+    ("street", {"crime id", "crime type"}),
+    ("outcomes", {"crime id", "outcome type"}),
+    ("stop_search", {"type", "date", "object of search"}),
+)
 
 
 def force_from_name(path: Path) -> str | None:
@@ -312,23 +336,44 @@ def _content_keys(prefix: str, hashes: pa.Array | pa.ChunkedArray,
         pa.array(ordinal).cast(pa.string()), ":")
 
 
-def iter_outcomes(path: Path, facts: FileFacts, problems: list[Problem], name: str | None = None
-                  ) -> Iterator[tuple[pa.Table, np.ndarray]]:
-    """Yield canonical OUTCOMES rows per block of an outcomes file."""
+def row_force(t: pa.Table, fallback: str | None) -> pa.Array:
+    """Each row's force: its "Falls within", else its "Reported by", else ``fallback`` (the
+    file name's force, else the one the user gave); null where none says."""
+    given = [v.null_if_blank(v.column(t, c)) for c in ("falls_within", "reported_by")]
+    return pc.coalesce(*given, pa.scalar(fallback, pa.string()))
+
+
+def file_force(path: Path, name: str | None, force: str | None) -> str | None:
+    """The force a file's rows fall back on: from data.police.uk's name, else ``force``."""
+    return force_from_name(Path(name or str(path))) or (force.strip() or None if force
+                                                        else None)
+
+
+def iter_outcomes(path: Path, facts: FileFacts, problems: list[Problem], name: str | None = None,
+                  force: str | None = None) -> Iterator[tuple[pa.Table, np.ndarray]]:
+    """Yield canonical OUTCOMES rows per block of an outcomes file.
+
+    A row's force is its "Falls within", else "Reported by", else the file name's force,
+    else ``force``; a row none of these names is quarantined.
+    """
+    fallback = file_force(path, name, force)
     name = name or str(path)
     for batch in read_batches(path, OUTCOME_COLUMNS, OUTCOME_REQUIRED, facts, problems):
         t = batch.table
         f = v.Faults(t.num_rows)
         month = _month(f, t)
+        forces = row_force(t, fallback)
         f.add(v.is_blank(t["crime_id"]), "Crime ID", "outcome row without a Crime ID")
         f.add(v.is_blank(t["outcome"]), "Outcome type", "empty outcome type")
-        f.add(v.is_blank(t["falls_within"]), "Falls within", "no force in 'Falls within'")
+        f.add(v.mask(pc.is_null(forces)), "Falls within",
+              "no force in 'Falls within' or 'Reported by', nor in the file name; give one "
+              "(vru ingest police-uk --force NAME)")
         ok_month = pc.if_else(pc.match_substring_regex(month, _MONTH), month,
                               pa.scalar("1900-01"))
         out = pa.table({
             "source": canonical.repeat(SOURCE, t.num_rows),
             "source_ref": v.column(t, "crime_id"),
-            "force": v.null_if_blank(t["falls_within"]),
+            "force": forces,
             "month": month,
             "outcome": v.column(t, "outcome"),
             "outcome_date": pc.cast(pc.strptime(pc.binary_join_element_wise(
@@ -343,18 +388,31 @@ def iter_outcomes(path: Path, facts: FileFacts, problems: list[Problem], name: s
 _STOP_DATE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}([+-]\d{2}:\d{2}|Z)?$"
 
 
-def iter_stop_search(path: Path, facts: FileFacts, problems: list[Problem], name: str | None = None
+def iter_stop_search(path: Path, facts: FileFacts, problems: list[Problem],
+                     name: str | None = None, force: str | None = None
                      ) -> Iterator[tuple[pa.Table, np.ndarray]]:
-    """Yield canonical STOP_SEARCH rows per block of a stop-and-search file."""
+    """Yield canonical STOP_SEARCH rows per block of a stop-and-search file.
+
+    The published layout names no force: it comes from data.police.uk's file name
+    (``2018-11-thames-valley-stop-and-search.csv``), else from a "Falls within"/"Reported
+    by" column when the file has one, else from ``force``. A file none of these names is
+    refused; with the column, a row it leaves blank is quarantined.
+    """
+    named = force_from_name(Path(name or str(path)))
+    given = force.strip() or None if force else None
     name = name or str(path)
-    force = force_from_name(Path(name))
-    if force is None:
-        raise SourceError(path, "cannot tell the force of a stop-and-search file from its "
-                          "name; keep data.police.uk's name, e.g. "
-                          "2018-11-thames-valley-stop-and-search.csv")
     seen: dict[str, int] = {}
     for batch in read_batches(path, STOP_COLUMNS, STOP_REQUIRED, facts, problems):
         t = batch.table
+        has_column = any(c in t.column_names for c in ("falls_within", "reported_by"))
+        if named is None and given is None and not has_column:
+            raise SourceError(path, "cannot tell the force of this stop-and-search file: its "
+                              "name is not data.police.uk's (e.g. "
+                              "2018-11-thames-valley-stop-and-search.csv) and it has no "
+                              "'Falls within' column; give it (vru ingest police-uk --force "
+                              "NAME)")
+        # the name first (data.police.uk's own word for the whole file), then the rows
+        forces = (canonical.repeat(named, t.num_rows) if named else row_force(t, given))
         d = pc.utf8_trim_whitespace(t["date"])
         date_ok = np.asarray(pc.fill_null(pc.match_substring_regex(d, _STOP_DATE), False),
                              dtype=bool)
@@ -371,10 +429,14 @@ def iter_stop_search(path: Path, facts: FileFacts, problems: list[Problem], name
         f.add(~date_ok, "Date", lambda i, c=d: f"date {v.text_at(c, i)!r} is not a real date as "
               "YYYY-MM-DDTHH:MM:SS+00:00")
         f.add(date_ok & future, "Date", lambda i, c=d: f"date {v.text_at(c, i)} is in the future")
+        if not named:
+            f.add(v.mask(pc.is_null(forces)), "Falls within",
+                  "no force in 'Falls within' or 'Reported by', nor in the file name; give "
+                  "one (vru ingest police-uk --force NAME)")
         lon, lat = v.coordinate_pair(f, v.column(t, "lon"), v.column(t, "lat"),
                                      "Longitude", "Latitude")
         out = pa.table({
-            "force": canonical.repeat(force, t.num_rows),
+            "force": forces,
             "month": month, "type": _text(t, "type"), "date": ts,
             "part_of_operation": v.parse_flag(v.column(t, "part_of_operation")).values,
             "operation": _text(t, "operation"), "lon": lon, "lat": lat,
