@@ -374,8 +374,17 @@ def _decode(table: pa.Table) -> np.ndarray:
     return geoms
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=16)
 def _load_shipped(districts: tuple[str, ...]) -> gpd.GeoDataFrame:
+    return read_shipped(districts)
+
+
+def read_shipped(districts: Iterable[str]) -> gpd.GeoDataFrame:
+    """The shipped LSOAs of the given districts, read afresh (``load_lsoa`` caches, this not).
+
+    For callers that keep what they read themselves, such as the point lookup.
+    """
+    districts = _district_key(districts)
     table = pq.read_table(
         asset("geography", _EW_DATA), filters=[("lad13cd", "in", list(districts))]
     ) if districts else pq.read_schema(asset("geography", _EW_DATA)).empty_table()

@@ -347,17 +347,21 @@ class LsoaLookup:
         pairs = np.unique(np.column_stack([self._district_of[boxes], pts]), axis=0)
         return pairs[:, 1], pairs[:, 0]
 
-    def _district(self, d: int) -> tuple[AreaIndex, np.ndarray]:
-        if d not in self._loaded:
-            from vru.geo.boundaries import load_lsoa
+    def _read(self, wanted: np.ndarray) -> None:
+        """Index the districts (positions) not read yet, with one read of the shipped file."""
+        todo = [int(d) for d in np.unique(wanted) if int(d) not in self._loaded]
+        if not todo:
+            return
+        from vru.geo.boundaries import read_shipped
 
-            frame = load_lsoa(districts=[str(self._districts[d])])
-            minx, miny, maxx, maxy = frame.total_bounds
+        frame = read_shipped(self._districts[todo])
+        for d, part in frame.groupby("lad13cd", sort=True):
+            minx, miny, maxx, maxy = part.total_bounds
             cell = max(_DISTRICT_CELL, float(np.sqrt((maxx - minx) * (maxy - miny)
                                                      / _DISTRICT_CELLS)))
-            index = AreaIndex.from_frame(frame, "lsoa11cd", cell_size=cell)
-            self._loaded[d] = (index, np.searchsorted(self._codes, index.codes))
-        return self._loaded[d]
+            index = AreaIndex.from_frame(part, "lsoa11cd", cell_size=cell)
+            pos = int(np.searchsorted(self._districts, d))
+            self._loaded[pos] = (index, np.searchsorted(self._codes, index.codes))
 
     def districts_for(self, easting: npt.ArrayLike, northing: npt.ArrayLike) -> list[str]:
         """Districts whose LSOA bounding boxes hold some of the points (nothing is read)."""
@@ -372,11 +376,12 @@ class LsoaLookup:
         where = np.flatnonzero(ok)
         pts, district = self._candidates(x[where], y[where])
         if pts.size:
+            self._read(district)
             order = np.argsort(district, kind="stable")
             pts, district = where[pts[order]], district[order]
             cuts = np.flatnonzero(np.diff(district)) + 1
             for p, d in zip(np.split(pts, cuts), district[np.r_[0, cuts]], strict=True):
-                index, glob = self._district(int(d))
+                index, glob = self._loaded[int(d)]
                 local = index.assign_index(x[p], y[p])
                 hit = local >= 0
                 # sorted codes: the smallest position is the smallest code across districts
