@@ -9,7 +9,7 @@ from pathlib import Path
 def asset(*parts: str) -> Path:
     """Path of a shipped data file.
 
-    Example: ``asset("geography", "lsoa-2011", "E06000038.json.gz")``.
+    Example: ``asset("geography", "lsoa-2011-ew.parquet")``.
     """
     p = Path(str(files("vru.data").joinpath(*parts)))
     if not p.exists():
