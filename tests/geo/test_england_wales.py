@@ -150,3 +150,16 @@ def test_user_boundary_errors_name_the_file_and_field(tmp_path) -> None:
     junk.write_text("not a geopackage")
     with pytest.raises(BoundaryError, match=r"junk\.gpkg: not a readable"):
         read_user_boundaries(junk)
+
+
+def test_built_districts_are_kept_for_the_next_process(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("VRU_CACHE_DIR", str(tmp_path))
+    first = LsoaLookup()
+    code, p = _inner_point(first, CARDIFF)
+    assert first.assign([p.x], [p.y])[0] == code
+    kept = sorted(f.name for f in tmp_path.glob("lsoa-ew-*/*.npz"))
+    assert kept == [f"{CARDIFF}.npz"]
+    again = LsoaLookup()  # as a new process would: reads the kept index, same answers
+    rng = np.random.default_rng(5)
+    x, y = p.x + rng.normal(0, 2000, 5000), p.y + rng.normal(0, 2000, 5000)
+    assert (again.assign(x, y) == first.assign(x, y)).all()

@@ -291,7 +291,7 @@ THAMES_VALLEY: tuple[str, ...] = (
     "E06000042", "E07000004", "E07000005", "E07000006", "E07000007", "E07000177",
     "E07000178", "E07000179", "E07000180", "E07000181",
 )
-_EW_DATA = "lsoa-2011-ew.parquet"
+SHIPPED_LSOA = _EW_DATA = "lsoa-2011-ew.parquet"
 _EW_INDEX = "lsoa-2011-ew-index.parquet"
 _DECIMETRE = 10.0  # shipped coordinates are whole decimetres of British National Grid
 

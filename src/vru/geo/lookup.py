@@ -108,14 +108,18 @@ class AreaIndex:
         """Index of the shipped 2011 MSOA boundaries (built once per process)."""
         return _shipped("msoa")
 
-    def save(self, path: Path) -> None:
-        """Write the built index (polygons, codes, raster) so `load` skips the build."""
+    def save(self, path: Path, *, compress: bool = False) -> None:
+        """Write the built index (polygons, codes, raster) so `load` skips the build.
+
+        ``compress`` trades a few milliseconds of loading for a far smaller file.
+        """
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, wkb=np.asarray(shapely.to_wkb(self._geoms), dtype=object),
-                 codes=self._codes.astype(str), labels=self._labels,
-                 meta=np.array([*self._bounds, self._cell, getattr(self, "_x0", np.nan),
-                                getattr(self, "_y0", np.nan)]))
+        write = np.savez_compressed if compress else np.savez
+        write(tmp, wkb=np.asarray(shapely.to_wkb(self._geoms), dtype=object),
+              codes=self._codes.astype(str), labels=self._labels,
+              meta=np.array([*self._bounds, self._cell, getattr(self, "_x0", np.nan),
+                             getattr(self, "_y0", np.nan)]))
         os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the new
 
     @classmethod
@@ -322,8 +326,9 @@ class LsoaLookup:
     The shipped LSOA index (codes, districts, bounding boxes; milliseconds to read) says which
     districts a point may fall in; those districts' polygons are read and indexed (an
     :class:`AreaIndex` per district, ~20 ms each) the first time a point needs them and kept
-    for the process. Answers are those of one :class:`AreaIndex` over every LSOA: the code of
-    the polygon holding the point, the smallest code on a shared border, ``None`` outside.
+    for the process, and in :func:`cache_dir` for the next (a cached district loads in ~2 ms).
+    Answers are those of one :class:`AreaIndex` over every LSOA: the code of the polygon
+    holding the point, the smallest code on a shared border, ``None`` outside.
     """
 
     def __init__(self) -> None:
@@ -340,28 +345,60 @@ class LsoaLookup:
                         float(box[:, 2].max()), float(box[:, 3].max()))
         # district position -> (its index, positions of its codes in self._codes)
         self._loaded: dict[int, tuple[AreaIndex, np.ndarray]] = {}
+        self._digest: str | None = None
 
     def _candidates(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(point, district) pairs where the point lies in the box of one of its LSOAs."""
         pts, boxes = self._tree.query(shapely.points(x, y), predicate="intersects")
-        pairs = np.unique(np.column_stack([self._district_of[boxes], pts]), axis=0)
-        return pairs[:, 1], pairs[:, 0]
+        # one int64 key per pair: a 1-d unique is far quicker than unique rows
+        key = np.unique(self._district_of[boxes].astype(np.int64) * max(x.size, 1) + pts)
+        return key % max(x.size, 1), key // max(x.size, 1)
+
+    def _cache_path(self, district: str) -> Path | None:
+        """Where a district's built index is kept; keyed by the shipped file's content."""
+        if self._digest is None:
+            from vru.data import asset
+            from vru.geo.boundaries import SHIPPED_LSOA
+
+            h = hashlib.sha256(f"{_CACHE_FORMAT}/{_DISTRICT_CELL}/{_DISTRICT_CELLS}".encode())
+            try:
+                h.update(asset("geography", SHIPPED_LSOA).read_bytes())
+            except OSError:
+                return None
+            self._digest = h.hexdigest()[:16]
+        return cache_dir() / f"lsoa-ew-{self._digest}" / f"{district}.npz"
 
     def _read(self, wanted: np.ndarray) -> None:
-        """Index the districts (positions) not read yet, with one read of the shipped file."""
+        """Index the districts (positions) not read yet: from the cache, else built and kept."""
         todo = [int(d) for d in np.unique(wanted) if int(d) not in self._loaded]
-        if not todo:
+        build = []
+        for d in todo:
+            path = self._cache_path(str(self._districts[d]))
+            try:
+                self._keep(d, AreaIndex.load(path) if path else None)
+            except (OSError, ValueError, KeyError, EOFError):
+                build.append(d)
+        if not build:
             return
         from vru.geo.boundaries import read_shipped
 
-        frame = read_shipped(self._districts[todo])
-        for d, part in frame.groupby("lad13cd", sort=True):
+        # one read of the shipped file for every district still missing
+        frame = read_shipped(self._districts[build])
+        for district, part in frame.groupby("lad13cd", sort=True):
             minx, miny, maxx, maxy = part.total_bounds
             cell = max(_DISTRICT_CELL, float(np.sqrt((maxx - minx) * (maxy - miny)
                                                      / _DISTRICT_CELLS)))
             index = AreaIndex.from_frame(part, "lsoa11cd", cell_size=cell)
-            pos = int(np.searchsorted(self._districts, d))
-            self._loaded[pos] = (index, np.searchsorted(self._codes, index.codes))
+            self._keep(int(np.searchsorted(self._districts, district)), index)
+            path = self._cache_path(str(district))
+            if path is not None:
+                with contextlib.suppress(OSError):
+                    index.save(path, compress=True)
+
+    def _keep(self, d: int, index: AreaIndex | None) -> None:
+        if index is None:
+            raise OSError("no cache")
+        self._loaded[d] = (index, np.searchsorted(self._codes, index.codes))
 
     def districts_for(self, easting: npt.ArrayLike, northing: npt.ArrayLike) -> list[str]:
         """Districts whose LSOA bounding boxes hold some of the points (nothing is read)."""
