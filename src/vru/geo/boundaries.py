@@ -1,8 +1,10 @@
 """Loaders for ONS statistical boundaries (LSOA, MSOA, LAD) and LSOA population, in EPSG:27700.
 
-Nothing here knows which force area is loaded: the shipped set is whatever files sit in
-``vru/data/geography/``, and a user can point any loader at their own GeoJSON files.
-Code columns carry their boundary year (``lsoa11cd``, ``msoa11cd``, ``lad13cd``).
+The 2011 LSOAs of all England and Wales ship in ``vru/data/geography/lsoa-2011-ew.parquet``
+and are read by district: the districts a study needs come from its data
+(:func:`data_districts`) or its areas (:func:`home_districts`). MSOAs ship for Thames Valley
+only. A user's own files load with :func:`read_user_boundaries`. Code columns carry their
+boundary year (``lsoa11cd``, ``lsoa21cd``, ``msoa11cd``, ``lad13cd``).
 """
 
 from __future__ import annotations
