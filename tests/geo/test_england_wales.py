@@ -163,3 +163,12 @@ def test_built_districts_are_kept_for_the_next_process(tmp_path, monkeypatch) ->
     rng = np.random.default_rng(5)
     x, y = p.x + rng.normal(0, 2000, 5000), p.y + rng.normal(0, 2000, 5000)
     assert (again.assign(x, y) == first.assign(x, y)).all()
+
+
+def test_user_files_filtered_by_district(tmp_path) -> None:
+    two = load_lsoa(districts=[CARDIFF, "W06000014"])
+    two.groupby("lad13cd").head(3).to_crs(4326).to_file(tmp_path / "two.geojson",
+                                                        driver="GeoJSON")
+    got = load_lsoa(tmp_path / "two.geojson", districts=[CARDIFF])
+    assert len(got) == 3 and set(got["lad13cd"]) == {CARDIFF}
+    assert len(load_lsoa(tmp_path / "two.geojson")) == 6
