@@ -430,6 +430,8 @@ def _write(result: Any, path: Path | None) -> None:
 
 
 def _note(result: Any) -> None:
+    for warning in result.meta.get("warnings") or ():
+        err.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
     rel = result.meta.get("release") or {}
     if rel.get("profile") not in (None, "none"):
         err.print(f"[dim]{rel['note']}[/dim]")

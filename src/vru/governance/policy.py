@@ -42,7 +42,7 @@ from vru.governance.roles import ACTIONS, LEVEL_ORDER, PURPOSES, Level, Role, co
 #: Tables that hold partner data even before any agreement is registered for them.
 ALWAYS_GOVERNED = frozenset({"ed_assaults"})
 OPERATIONAL = frozenset({"quarantine", "ingest_log"})
-ADMIN_RESOURCES = frozenset({"users", "areas", "agreements"})
+ADMIN_RESOURCES = frozenset({"users", "areas", "agreements", "boundaries"})
 TRANSPARENCY = "transparency"
 OUTPUT_PREFIX = "analysis:"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from vru.data import asset, police_uk_months
-from vru.geo.boundaries import load_lsoa
+from vru.geo.boundaries import THAMES_VALLEY, load_lsoa
 from vru.governance.agreements import active_agreement
 from vru.governance.areas import define_area, list_areas
 from vru.service import admin
@@ -60,7 +60,7 @@ def _areas(session: Session) -> None:
     if list_areas(session._db):
         return
     session.decide("admin", "areas", purpose="administration", detail={"change": "demo areas"})
-    lsoa = load_lsoa()
+    lsoa = load_lsoa(districts=THAMES_VALLEY)  # the demo's force
     config = tomllib.loads(asset("demo", "task-force-areas.toml").read_text(encoding="utf-8"))
     for a in config["areas"]:
         codes = lsoa.loc[lsoa["lad13cd"].isin(a["districts"]), "lsoa11cd"].tolist()

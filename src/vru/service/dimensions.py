@@ -84,7 +84,8 @@ def _fixed() -> dict[str, Dimension]:
                   "e.location_type"),
         Dimension("site", "ED: the emergency department's ODS code", ("site_code",),
                   "e.site_code"),
-        Dimension("msoa", "MSOA 2011 code", ("lsoa11cd",), "lk_msoa.msoa11cd",
+        Dimension("msoa", "MSOA 2011 code (shipped for Thames Valley only)", ("lsoa11cd",),
+                  "lk_msoa.msoa11cd",
                   Lookup("lk_msoa", ("lsoa11cd",), lambda **_: _msoa_lookup()),
                   geography="msoa"),
         Dimension("district", "local authority district (2013 code)", ("lsoa11cd",),
@@ -163,11 +164,12 @@ def _msoa_lookup() -> pa.Table:
 
 @lru_cache(maxsize=1)
 def _district_lookup() -> pa.Table:
-    from vru.geo.boundaries import load_lsoa
+    """Every LSOA 2011 of England and Wales and its district (no shapes needed)."""
+    from vru.geo.boundaries import lsoa_index
 
-    df = load_lsoa()
+    df = lsoa_index()
     return pa.table({"lsoa11cd": df["lsoa11cd"].astype(str).tolist(),
-                     "lad13cd": df["lad13cd"].tolist()})
+                     "lad13cd": df["lad13cd"].astype(str).tolist()})
 
 
 def _area_lookup(areas: dict[str, frozenset[str]]) -> pa.Table:
