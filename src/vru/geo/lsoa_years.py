@@ -212,14 +212,34 @@ def stated_columns(codes: Codes) -> tuple[pa.Array, pa.Array]:
 
     Returns
     -------
-    (pyarrow.Array, pyarrow.Array)
-        Strings, one per code each.
+    (pyarrow.Array, pyarrow.DictionaryArray)
+        One value per code each. ``lsoa11cd`` is ``codes`` itself (as strings) when no code
+        is 2021-only, as in every file before 2023; ``lsoa21cd`` is dictionary-encoded over
+        the distinct codes (it reads back as strings), so no string is copied per row.
     """
     y = _years()
     uniq, idx = _distinct(codes)
     year = _year_of_distinct(uniq)
     both = np.asarray(pc.fill_null(pc.is_in(uniq, value_set=y.codes21), False))
-    null = pa.scalar(None, pa.string())
-    col11 = pc.if_else(pa.array(year != 2021), uniq, null)
-    col21 = pc.if_else(pa.array((year == 2021) | both), uniq, null)
-    return col11.take(idx), col21.take(idx)
+    only21 = year == 2021
+    given = _strings(codes)
+    if only21.any():
+        col11 = pc.if_else(pc.take(pa.array(only21), idx), pa.scalar(None, pa.string()), given)
+    else:
+        col11 = given
+    # a row's index masked where its code has no 2021 column
+    idx = idx.cast(pa.int32())
+    fill21 = pc.take(pa.array(only21 | both), idx)
+    indices = pc.if_else(fill21, idx, pa.scalar(None, pa.int32()))
+    return col11, pa.DictionaryArray.from_arrays(indices, uniq)
+
+
+def _strings(codes: Codes) -> pa.Array:
+    """``codes`` as one plain string array."""
+    if isinstance(codes, pa.ChunkedArray):
+        codes = (codes.combine_chunks() if codes.num_chunks
+                 else pa.array([], codes.type))
+    if not isinstance(codes, pa.Array):
+        codes = pa.array(np.asarray(codes, dtype=object) if isinstance(codes, np.ndarray)
+                         else codes, pa.string())
+    return codes if pa.types.is_string(codes.type) else codes.cast(pa.string())
