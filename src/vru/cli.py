@@ -801,6 +801,43 @@ def users_disable(name: Annotated[str, typer.Argument(help="User name.")]) -> No
     typer.echo(f"disabled {name}")
 
 
+boundaries_app = typer.Typer(help="LSOA boundaries: England and Wales ship with vru; load "
+                                  "your own.", no_args_is_help=True)
+app.add_typer(boundaries_app, name="boundaries")
+
+
+@boundaries_app.command("load")
+def boundaries_load(files: Annotated[list[Path], typer.Argument(
+        help="GeoJSON (.geojson/.json, .gz), GeoPackage, Shapefile (.shp or zipped) with "
+             "LSOA11CD or LSOA21CD fields (any case), in any CRS.")]) -> None:
+    """Keep LSOA boundary files in the home (admins; audited): Gi* and emerging hot spots then
+    draw their study area from them instead of the shipped England and Wales set."""
+    from vru.service import boundaries
+
+    s = _session("administration")
+    with _door():
+        kept = boundaries.load(s, files)
+    for b in kept:
+        out.print(f"{b.name}: {b.areas:,} LSOAs ({b.year}) kept in {b.path.parent}")
+
+
+@boundaries_app.command("list")
+def boundaries_list() -> None:
+    """The boundary files the home keeps; without any, the shipped set is used."""
+    from vru.service import boundaries
+
+    s = _session("administration")
+    with _door():
+        found = boundaries.listing(s)
+    if not found:
+        out.print("no boundaries of your own: the shipped LSOA 2011 boundaries of England and "
+                  "Wales are used (the districts the data fall in)")
+        return
+    out.print(_table(["file", "year", "LSOAs", "bounds (BNG m)"],
+                     ((b.name, str(b.year), f"{b.areas:,}",
+                       " ".join(f"{v:,.0f}" for v in b.bounds)) for b in found)))
+
+
 agreement_app = typer.Typer(help="Data sharing agreements.", no_args_is_help=True)
 app.add_typer(agreement_app, name="agreement")
 

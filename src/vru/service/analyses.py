@@ -20,6 +20,7 @@ from vru.analysis.near_repeat import MonthPrecisionError
 from vru.governance.policy import Decision
 from vru.governance.roles import Level
 from vru.lake.events import Events
+from vru.service.boundaries import lsoa_paths as home_lsoa_paths
 from vru.service.errors import BadRequest
 from vru.service.session import Release, Session
 
@@ -203,6 +204,9 @@ ANALYSES: dict[str, Analysis] = {a.name: a for a in (
              Level.RECORD, True, _density),
 )}
 
+#: Analyses whose study area is drawn from LSOA boundaries (a home's own, when loaded).
+USES_BOUNDARIES = frozenset({"gistar", "emerging"})
+
 #: Errors an analysis raises for a request that cannot run as asked.
 REQUEST_ERRORS = (AggregationError, MonthPrecisionError, ValueError, KeyError)
 
@@ -224,6 +228,9 @@ def analyse(session: Session, name: str, *, purpose: str | None = None,
         raise session.refuse("analyse", f"analysis:{name}", f"{name} cannot be limited to an "
                              "area, and you may see one area only", "policy", None, purpose)
     events = session.events(decision, spec.reads[0], versions[spec.reads[0]])
+    own = home_lsoa_paths(session)
+    if own and name in USES_BOUNDARIES:
+        params.setdefault("lsoa_paths", own)  # the home's boundaries, where it has its own
     try:
         result = spec.run(session, decision, events, dict(params))
     except REQUEST_ERRORS as exc:

@@ -1,0 +1,70 @@
+"""A home's own LSOA boundaries: loaded through the door, listed, and drawn on by analyses."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vru.data import police_uk_months
+from vru.geo.boundaries import THAMES_VALLEY, load_lsoa
+from vru.lake.loaders import ingest_police_uk
+from vru.service import BadRequest, Denied, open_session
+from vru.service import boundaries as home_boundaries
+
+READING = "E06000038"
+PW = "a long enough password"
+
+
+def vru(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run([sys.executable, "-m", "vru.cli", "--home", str(home), *args],
+                          capture_output=True, text=True, env={**os.environ, **env})
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    home = tmp_path_factory.mktemp("bounds") / "home"
+    ingest_police_uk(home, police_uk_months())
+    return home
+
+
+def test_load_list_and_use_in_gistar(home, tmp_path):
+    # the force's districts but one: the map is drawn on these, and says what it left out
+    reading = load_lsoa(districts=[d for d in THAMES_VALLEY if d != "E07000181"])
+    reading = reading.to_crs("EPSG:4326")
+    path = tmp_path / "reading.gpkg"
+    reading.rename(columns={"lsoa11cd": "LSOA11CD", "lsoa11nm": "LSOA11NM"})[
+        ["LSOA11CD", "LSOA11NM", "geometry"]].to_file(path, driver="GPKG")
+    assert "no boundaries of your own" in vru(home, "boundaries", "list").stdout
+    loaded = vru(home, "boundaries", "load", str(path))
+    assert loaded.returncode == 0, loaded.stderr
+    assert f"{len(reading):,} LSOAs (2011)" in loaded.stdout
+    listed = vru(home, "boundaries", "list")
+    assert "reading" in listed.stdout and "2011" in listed.stdout
+    s = open_session(home)
+    hot = s.analyse("gistar", category="Violence and sexual offences", cell="lsoa")
+    assert set(hot.frame["cell"]) == set(reading["lsoa11cd"])  # the home's, not the shipped
+    assert any("outside" in w for w in hot.meta.get("warnings", []))
+
+
+def test_a_file_without_codes_is_refused_by_name(home, tmp_path):
+    bad = load_lsoa(districts=[READING]).rename(columns={"lsoa11cd": "code"})
+    path = tmp_path / "nocodes.geojson"
+    bad[["code", "geometry"]].to_crs("EPSG:4326").to_file(path, driver="GeoJSON")
+    s = open_session(home)
+    with pytest.raises(BadRequest, match="nocodes"):
+        home_boundaries.load(s, [path])
+
+
+def test_only_admins_load_boundaries(home, tmp_path):
+    from vru.governance.identity import add_user
+
+    owner = open_session(home)
+    add_user(owner.db, "ann", "analyst", password=PW)
+    ann = open_session(home, user="ann", password=PW)
+    with pytest.raises(Denied, match="admins"):
+        home_boundaries.load(ann, [tmp_path / "whatever.geojson"])
