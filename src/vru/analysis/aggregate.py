@@ -28,6 +28,18 @@ empty bins as zeros.  Week/day/hour bins need event times: rows without ``occurr
 counted in ``no_time`` and a table of month-only data is refused (month bins count rows
 without a readable ``month`` there).
 
+**Coverage in time** (:mod:`vru.lake.coverage`): a month the lake does not hold is missing,
+never zero. ``CellCounts.held`` marks each time bin held or not (a month bin is held when its
+month is; a week bin when all seven of its days lie in held months; a day bin when its month
+is) and ``CellCounts.coverage`` states the months held and missing in the period; analyses
+skip or refuse bins not held.
+
+**Loud, never silent:** of the located events, the share that falls in no study cell decides:
+more than :data:`OUTSIDE_REFUSE` (50 %) and the aggregation is refused with an
+`AggregationError` that gives the counts and what to load; more than :data:`OUTSIDE_WARN`
+(1 %) and a sentence is added to ``CellCounts.warnings`` (the analyses put it in
+``meta["warnings"]``, which the CLI prints with the result).
+
 With ``harm=True`` each event is weighted by :mod:`vru.analysis.harm` (its offence code's
 weight, else its police.uk category's, else 1) and ``value`` holds the weighted sums; ``n``
 always holds the plain counts.
@@ -63,11 +75,14 @@ from vru.geo.grids import (
     square_cells_covering,
     square_polygons,
 )
+from vru.lake.coverage import Coverage, coverage, month_runs
 from vru.lake.events import KEY_MODULUS, Events
 from vru.lake.store import Store
 
 __all__ = [
     "TIME_BINS",
+    "OUTSIDE_REFUSE",
+    "OUTSIDE_WARN",
     "AggregationError",
     "CellCounts",
     "CellSpec",
@@ -81,6 +96,10 @@ __all__ = [
 TIME_BINS = ("month", "week", "day", "hour_of_week")
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _LAD = re.compile(r"^[EW]0[6-9]\d{6}$")
+#: Share of located events outside the study area above which an aggregation is refused.
+OUTSIDE_REFUSE = 0.5
+#: Share above which the result carries a warning.
+OUTSIDE_WARN = 0.01
 
 
 class AggregationError(ValueError):
@@ -349,6 +368,10 @@ class CellCounts:
     groups: int = 0  #: rows that left the engine (cell position × bin groups)
     keys: np.ndarray | None = None  #: same shape as ``n``: cell keys (record keys summed,
                                     #: mod 256) when the source is keyed, for release
+    held: np.ndarray | None = None  #: (T,) bool: time bin held by the lake (None: no bins
+                                    #: in time, or hour of week)
+    coverage: dict[str, Any] | None = None  #: months held and missing in the period
+    warnings: list[str] = field(default_factory=list)  #: sentences for ``meta["warnings"]``
 
     def totals(self) -> np.ndarray:
         """Value per cell over all time bins."""
@@ -601,7 +624,8 @@ def aggregate(
             raise AggregationError(f"aggregation over {table!r} failed: {exc}") from None
         finally:
             con.close()
-    return _assemble(cols, region, time_bin, start, end, versions, {
+    cov = _coverage(events)
+    counts = _assemble(cols, region, time_bin, start, end, versions, {
         "cell": spec.text, "time_bin": time_bin, "category": filters["category"],
         "offence_group": filters["offence_group"], "offence_code": filters["offence_code"],
         "source": filters["source"], "start": start, "end": end,
@@ -609,6 +633,79 @@ def aggregate(
         "harm": weights is not None, "harm_weights": weights.source if weights else None,
         "table": table,
     })
+    counts.coverage = cov.meta(start, end, filters["source"]) if cov is not None else None
+    if cov is not None and counts.bins is not None and time_bin != "hour_of_week":
+        counts.held = _held_bins(time_bin, counts.bins,
+                                 set(cov.months(filters["source"])))
+    # below record level the sentence gives the share only (the counts are released apart)
+    label = events.area if events.lsoa is not None else area
+    _check_outside(counts, cov, filters["source"], label,
+                   exact=events.lsoa is None and events.key_seed is None)
+    return counts
+
+
+def _coverage(events: Events) -> Coverage | None:
+    """The table's coverage in time, or None for a table without months."""
+    try:
+        return coverage(events)
+    except LookupError:
+        return None
+
+
+def _held_bins(time_bin: str, labels: list[str], months: set[str]) -> np.ndarray:
+    """Whether each bin is held: its month (month, day) or all its seven days (week)."""
+    if time_bin == "month":
+        return np.array([b in months for b in labels], dtype=bool)
+    if time_bin == "day":
+        return np.array([b[:7] in months for b in labels], dtype=bool)
+    first = np.asarray(labels, dtype="datetime64[D]")
+    last = first + np.timedelta64(6, "D")
+    a = np.datetime_as_string(first.astype("datetime64[M]"), unit="M")
+    b = np.datetime_as_string(last.astype("datetime64[M]"), unit="M")
+    return np.array([x in months and y in months for x, y in zip(a, b, strict=True)])
+
+
+def _check_outside(counts: CellCounts, cov: Coverage | None, source: list[str] | None,
+                   area: str | Sequence[str] | None, exact: bool = True) -> None:
+    """Refuse when most located events fall outside the study area; warn when some do."""
+    inside = int(counts.n.sum())
+    located = inside + counts.outside
+    if located == 0 or counts.outside == 0:
+        return
+    share = counts.outside / located
+    if share <= OUTSIDE_WARN:
+        return
+    lsoa = counts.area.lsoa
+    districts = lsoa["lad13cd"].dropna().nunique() if "lad13cd" in lsoa else 0
+    if isinstance(area, list | tuple):
+        area = ", ".join(area[:3]) + (f" and {len(area) - 3:,} more" if len(area) > 3 else "")
+    where = f"the study area ({area}: " if area else "the loaded boundaries ("
+    where += f"{len(lsoa):,} LSOAs in {districts:,} districts)"
+    text = (f"{counts.outside:,} of {located:,} located events ({share:.1%}) fall outside "
+            f"{where}" if exact else
+            f"{share:.0%} of the located events fall outside {where}")
+    forces = sorted({f for _, f in cov.pairs(source) if f}) if cov is not None else []
+    whose = "the districts these events lie in" + (
+        f" (the data are {', '.join(forces)}'s)" if forces else "")
+    if share > OUTSIDE_REFUSE:
+        raise AggregationError(
+            f"{text}: a map of these cells would leave most events out. Load the LSOA "
+            f"boundaries of {whose} (`vru boundaries load FILE`), or choose an area that "
+            "holds the data")
+    counts.warnings.append(
+        f"{text}; they are left out of the cells (over {OUTSIDE_REFUSE:.0%} would be "
+        f"refused): load the LSOA boundaries of {whose} (`vru boundaries load FILE`) to "
+        "count them")
+
+
+def missing_bins_message(counts: CellCounts) -> str:
+    """The months (or weeks) not held among a cube's bins, as one phrase."""
+    assert counts.bins is not None and counts.held is not None
+    gone = [b for b, h in zip(counts.bins, counts.held, strict=True) if not h]
+    if counts.params.get("time_bin") == "month":
+        return f"months not held: {month_runs(gone)}"
+    return f"{len(gone)} {counts.params.get('time_bin')}s not wholly held: {', '.join(gone[:6])}" \
+        + (" ..." if len(gone) > 6 else "")
 
 
 def _intersect(area: str | Sequence[str], inside: list[str],

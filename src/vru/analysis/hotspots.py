@@ -33,6 +33,7 @@ from vru.analysis.aggregate import (
     _where,
     aggregate,
     as_events,
+    missing_bins_message,
 )
 from vru.analysis.density import DensityGrid, kernel_density
 from vru.analysis.emerging import emerging_hotspots
@@ -42,6 +43,7 @@ from vru.analysis.harm import HarmWeights
 from vru.analysis.moran import local_moran
 from vru.analysis.near_repeat import KnoxResult, MonthPrecisionError, knox_test
 from vru.analysis.times import MonthlyTrend, hour_weekday_matrix, month_of_year, monthly_trend
+from vru.lake.coverage import coverage, month_runs
 from vru.lake.events import RECORD_KEY
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
 
 
 def _meta(analysis: str, versions: dict[str, int], params: dict[str, Any],
+          coverage: dict[str, Any] | None = None, warnings: Sequence[str] = (),
           **extra: Any) -> dict[str, Any]:
     import vru
 
@@ -66,8 +69,26 @@ def _meta(analysis: str, versions: dict[str, int], params: dict[str, Any],
         "parameters": params,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "vru_version": getattr(vru, "__version__", None),
+        "coverage": coverage,  # months held and missing in the period asked
+        "warnings": list(warnings),  # sentences printed with the result
         **extra,
     }
+
+
+def _coverage_meta(lake: LakeLike, start: str | None, end: str | None,
+                   source: list[str] | None) -> dict[str, Any] | None:
+    """``meta["coverage"]`` of an event-level analysis (None for a table without months)."""
+    try:
+        return coverage(as_events(lake)).meta(start, end, source)
+    except LookupError:
+        return None
+
+
+def _missing_warning(cov: dict[str, Any] | None, what: str) -> list[str]:
+    if not cov or not cov["missing"]:
+        return []
+    return [f"{len(cov['missing'])} month(s) of {cov['start']}..{cov['end']} are not held by "
+            f"the lake ({month_runs(cov['missing'])}): missing, not zero, so {what}"]
 
 
 @dataclass
@@ -189,8 +210,8 @@ def gistar(
     frame = _cells_frame(counts, cols)
     params = {**counts.params, "weights": weights, "permutations": int(permutations),
               "seed": int(seed), "fdr": fdr}
-    meta = _meta("gistar", counts.versions, params, events=counts.events,
-                 outside=counts.outside, no_location=counts.no_location)
+    meta = _meta("gistar", counts.versions, params, counts.coverage, counts.warnings,
+                 events=counts.events, outside=counts.outside, no_location=counts.no_location)
     return HotspotResult(frame, meta, counts)
 
 
@@ -213,12 +234,19 @@ def emerging(
     drop_empty: bool = True,
     lsoa_paths: Sequence[str | Path] | None = None,
     release: CountRelease | None = None,
+    gaps: str = "skip",
 ) -> HotspotResult:
     """Emerging Hot Spot Analysis (Esri categories) on cells × weeks or months.
 
     Locations with no event in the whole period are left out of the cube (``drop_empty``), as
     Esri's space-time cube does; they are reported with pattern "No Pattern Detected" and no
     series.  Needs at least three time steps.
+
+    Only steps the lake holds enter the cube (a month not held is missing, not zero): steps
+    not held at the edges of the period are cut off; steps not held inside it are skipped,
+    the held steps used as consecutive ones (``gaps="skip"``, the default), or the cube is
+    refused with a message naming them and the longest held run (``gaps="refuse"``). Either
+    way ``meta["warnings"]`` says so and ``meta["coverage"]`` lists the months.
 
     Returns
     -------
@@ -229,9 +257,12 @@ def emerging(
     """
     if time_bin not in ("week", "month"):
         raise AggregationError(f"emerging hot spots use week or month steps, not {time_bin!r}")
+    if gaps not in ("skip", "refuse"):
+        raise AggregationError(f"gaps must be 'skip' or 'refuse', not {gaps!r}")
     counts = aggregate(lake, cell, time_bin, category=category, offence_group=offence_group,
                        offence_code=offence_code, source=source, start=start, end=end,
                        area=area, harm=harm, lsoa_paths=lsoa_paths)
+    counts, notes = _held_steps(counts, gaps)
     counts = _released(counts, release)
     if counts.bins is None or len(counts.bins) < 3:
         raise AggregationError("emerging hot spots need at least 3 time steps")
@@ -255,11 +286,55 @@ def emerging(
             "explanation": expl}
     frame = _cells_frame(counts, cols)
     params = {**counts.params, "weights": weights, "time_window": time_window,
-              "trend_alpha": trend_alpha, "drop_empty": drop_empty,
+              "trend_alpha": trend_alpha, "drop_empty": drop_empty, "gaps": gaps,
               "steps": [counts.bins[0], counts.bins[-1], len(counts.bins)]}
-    meta = _meta("emerging", counts.versions, params, events=counts.events,
-                 outside=counts.outside, no_location=counts.no_location)
+    meta = _meta("emerging", counts.versions, params, counts.coverage,
+                 [*counts.warnings, *notes], events=counts.events, outside=counts.outside,
+                 no_location=counts.no_location)
     return HotspotResult(frame, meta, counts)
+
+
+def _held_steps(counts: CellCounts, gaps: str = "skip") -> tuple[CellCounts, list[str]]:
+    """A cube of held steps only. Bins not held at the edges of the period are cut off; bins
+    not held inside it are skipped (the held bins become consecutive steps) or, with
+    ``gaps="refuse"``, refused. Either way a note says which."""
+    held, bins = counts.held, counts.bins
+    if held is None or bins is None or held.all():
+        return counts, []
+    where = np.flatnonzero(held)
+    sources = (counts.coverage or {}).get("sources") or "nothing"
+    if where.size == 0:
+        raise AggregationError(f"no time step of {bins[0]}..{bins[-1]} is held by the lake "
+                               f"(it holds {sources})")
+    a, b = int(where[0]), int(where[-1])
+    gone = missing_bins_message(counts)
+    if held[a : b + 1].all():
+        note = (f"time steps not held at the edges of the period were left out ({gone}): "
+                f"the cube runs {bins[a]}..{bins[b]}")
+    elif gaps == "refuse":
+        runs: list[tuple[int, int]] = []
+        run: int | None = None
+        for i, h in enumerate([*held.tolist(), False]):
+            if h and run is None:
+                run = i
+            elif not h and run is not None:
+                runs.append((run, i - 1))
+                run = None
+        best = max(runs, key=lambda r: r[1] - r[0])
+        raise AggregationError(
+            f"emerging hot spots need consecutive time steps, but inside {bins[0]}..{bins[-1]} "
+            f"there are {gone} (a missing month is not a zero; the lake holds {sources}): "
+            f"choose a period the lake holds throughout, e.g. the longest held run, "
+            f"{bins[best[0]]}..{bins[best[1]]}")
+    else:
+        note = (f"time steps not held were skipped ({gone}): the {int(held.sum())} held steps "
+                f"of {bins[a]}..{bins[b]} are used as consecutive steps, so a step's previous "
+                "step may lie across a gap (gaps='refuse' refuses such a cube)")
+    keep = np.flatnonzero(held)
+    return replace(counts, n=counts.n[:, keep], value=counts.value[:, keep],
+                   bins=[bins[i] for i in keep],
+                   keys=counts.keys[:, keep] if counts.keys is not None else None,
+                   held=held[keep]), [note]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -332,13 +407,9 @@ def near_repeat(
     filters = _filters(category, offence_group, offence_code, source, start, end)
     df, versions = _events(lake, ["easting", "northing", "occurred_from", "time_precision"],
                            filters, "e.easting IS NOT NULL AND e.northing IS NOT NULL")
-    if df.empty:
-        raise AggregationError("no located events match the filters")
     coarse = df["occurred_from"].isna() | df["time_precision"].isin(["month"])
-    if coarse.all():
-        # knox_test raises MonthPrecisionError with its standard message
-        knox_test(df["easting"], df["northing"], np.zeros(len(df)), spatial_edges,
-                  temporal_edges, time_precision="month")
+    if df.empty or coarse.all():
+        raise _no_times(lake, filters, df.empty)
     if coarse.any():
         raise MonthPrecisionError(
             f"{int(coarse.sum())} of {len(df)} matching events are known only to the month "
@@ -353,7 +424,48 @@ def near_repeat(
               "spatial_edges": list(map(float, spatial_edges)),
               "temporal_edges": list(map(float, temporal_edges)),
               "permutations": permutations, "seed": seed, "same_location": same_location}
-    return KnoxReport(k, _meta("near_repeat", versions, params, events=len(df)))
+    cov = _coverage_meta(lake, filters["start"], filters["end"], filters["source"])
+    return KnoxReport(k, _meta("near_repeat", versions, params, cov, events=len(df)))
+
+
+def _no_times(lake: LakeLike, filters: dict[str, Any], empty: bool) -> Exception:
+    """Why no Knox test can run: which sources match, whether they are known only to the
+    month, and which sources of the lake have event times (no counts: the reader's view)."""
+    events = as_events(lake)
+    wide = {**filters, "source": None}
+    where, params = _where(wide)
+    con = duckdb.connect()
+    try:
+        events.register(con, "e_src")
+        rows = con.sql(
+            "SELECT e.source, bool_or(e.occurred_from IS NOT NULL AND coalesce("
+            "e.time_precision, '') <> 'month') AS timed, bool_or(e.easting IS NOT NULL) AS "
+            f"located, list_contains(?, e.source) AS asked FROM e_src e WHERE {where} "
+            "GROUP BY e.source", params=[filters["source"] or [], *params]).fetchall()
+        timed_anywhere = sorted(r[0] for r in con.sql(
+            "SELECT DISTINCT e.source FROM e_src e WHERE e.occurred_from IS NOT NULL AND "
+            "coalesce(e.time_precision, '') <> 'month'").fetchall() if r[0] is not None)
+    finally:
+        con.close()
+    asked = [r for r in rows if r[3] or not filters["source"]]
+    month_only = sorted(str(r[0]) for r in rows if not r[1] and r[2])
+    have = (f"sources with event times in the data you may see: {', '.join(timed_anywhere)}"
+            if timed_anywhere else "no source in the data you may see has event times (load "
+            "a force's crime extract: `vru ingest force-extract FILE`)")
+    if month_only and (not asked or all(not r[1] for r in asked)):
+        lead = (f"no {' or '.join(filters['source'])} events match the filters, and the "
+                f"events that match the others ({', '.join(month_only)})"
+                if filters["source"] and not asked else
+                f"the matching events ({', '.join(month_only)})")
+        return MonthPrecisionError(
+            f"{lead} are known only to the month "
+            "(data.police.uk gives months, not dates): a near-repeat (Knox) test needs dates "
+            f"to the day or better; {have}")
+    if empty:
+        return AggregationError(f"no located events match the filters; {have}")
+    return MonthPrecisionError(
+        "the matching events are known only to the month: a near-repeat (Knox) test needs "
+        f"dates to the day or better; {have}")
 
 
 @dataclass
@@ -395,13 +507,17 @@ def times(
     df, versions = _events(lake, ["occurred_from", "occurred_to", "month"], filters)
     if df.empty:
         raise AggregationError("no events match the filters")
-    # seasonality and trend need months only, so data.police.uk rows count too
+    # seasonality and trend need months only, so data.police.uk rows count too; a month the
+    # lake does not hold is left out (missing, not zero)
+    cov = _coverage_meta(lake, filters["start"], filters["end"], filters["source"])
+    held = cov["held"] if cov else None
     months = pd.to_datetime(df["month"] + "-01", format="%Y-%m-%d", errors="coerce").dropna()
-    seasonality = month_of_year(months.to_numpy()) if len(months) else None
+    seasonality = month_of_year(months.to_numpy(), held) if len(months) else None
     try:
-        trend = monthly_trend(months.to_numpy())
+        trend = monthly_trend(months.to_numpy(), held)
     except ValueError:  # fewer than three months
         trend = None
+    warnings = _missing_warning(cov, "they are left out of the seasonality and the trend")
     timed = df[df["occurred_from"].notna()]
     no_time = int(len(df) - len(timed))
     m = hour_weekday_matrix(timed["occurred_from"], timed["occurred_to"]) if len(timed) else None
@@ -417,8 +533,8 @@ def times(
                 .groupby(["_d", "_h"])[RECORD_KEY].sum())
         for (d, h), total in sums.items():
             keys.iat[int(d), int(h)] = int(total) % 256
-    return TimesResult(m, _meta("times", versions, params, events=len(timed), no_time=no_time,
-                                **extra), seasonality, trend, keys)
+    return TimesResult(m, _meta("times", versions, params, cov, warnings, events=len(timed),
+                                no_time=no_time, **extra), seasonality, trend, keys)
 
 
 @dataclass
@@ -466,7 +582,8 @@ def density(
                        weights=pts["n"].astype(float))
     p = {**{k: v for k, v in filters.items() if k != "area_lsoa"}, "cell_size": cell_size,
          "bandwidth": g.bandwidth, "kernel": kernel}
-    return DensityResult(g, _meta("density", versions, p, events=int(pts["n"].sum())))
+    cov = _coverage_meta(lake, filters["start"], filters["end"], filters["source"])
+    return DensityResult(g, _meta("density", versions, p, cov, events=int(pts["n"].sum())))
 
 
 __all__ += ["DensityResult"]
@@ -511,7 +628,8 @@ def moran(
                                   "quadrant": r.quadrant, "cluster": r.clusters(alpha)})
     params = {**counts.params, "weights": weights, "permutations": int(permutations),
               "seed": int(seed), "alpha": alpha}
-    return HotspotResult(frame, _meta("moran", counts.versions, params, events=counts.events,
+    return HotspotResult(frame, _meta("moran", counts.versions, params, counts.coverage,
+                                      counts.warnings, events=counts.events,
                                       outside=counts.outside), counts)
 
 
@@ -560,8 +678,11 @@ def accuracy(
     hot = mine["class"].to_numpy() >= min_class
     acc = hotspot_accuracy(hot, later.n, earlier_counts=mine["n"].to_numpy())
     params = {"map": p, "start": start, "end": end, "min_class": min_class}
+    warnings = [*hotspots.meta.get("warnings", ()),
+                *(w for w in later.warnings if w not in hotspots.meta.get("warnings", ()))]
     return AccuracyResult(acc, repeat_locations(later.n),
-                          _meta("accuracy", later.versions, params, events=later.events))
+                          _meta("accuracy", later.versions, params, later.coverage, warnings,
+                                events=later.events))
 
 
 __all__ += ["AccuracyResult", "accuracy", "moran"]
