@@ -331,3 +331,21 @@ def test_renamed_outcomes_file_takes_its_force_from_the_rows(tmp_path, street_mo
     s = ingest_police_uk(tmp_path / "c", [write(tmp_path, "o.csv", blank)],
                          force="Thames Valley Police").summary()
     assert (s["accepted"], s["quarantined"]) == (12, 0)
+
+
+def test_street_rows_without_falls_within(tmp_path):
+    text = HEADER + "\n" + "".join([
+        row(**{"Crime ID": "1" * 64, "Falls within": "", "Reported by": "Surrey Police"}),
+        row(**{"Crime ID": "2" * 64, "Falls within": "", "Reported by": ""}),
+        row(**{"Crime ID": "3" * 64}),
+    ])
+    p = write(tmp_path, "x-street.csv", text)
+    table, problems = read_street(p)
+    assert table["force"].to_pylist() == ["Surrey Police", "Thames Valley Police"]
+    assert [(pr.line, pr.field) for pr in problems] == [(3, "Falls within")]
+    assert "--force" in problems[0].reason
+    con = duckdb.connect()
+    inp = EngineInput(p, p.name, inspect_bytes(p))
+    table, _, problems, _ = police_uk.read_street(con, [inp], tmp_path / "w", force="Kent Police")
+    assert problems == []
+    assert table["force"].to_pylist() == ["Surrey Police", "Kent Police", "Thames Valley Police"]

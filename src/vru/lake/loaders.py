@@ -101,7 +101,8 @@ def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = No
     force
         The force of rows whose file does not say it (``--force``): a stop-and-search file
         whose name is not data.police.uk's and that has no "Falls within"/"Reported by"
-        column, or outcomes rows that leave both blank. A force the file states wins.
+        column, or street and outcomes rows that leave both blank. A force the file states
+        wins.
     """
     streets: list[tuple[int, InputFile]] = []
 
@@ -156,7 +157,7 @@ def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = No
             if not chunk:
                 continue
             rows, counts, problems, errors = police_uk.read_street(batch.con, chunk,
-                                                                   batch.workdir)
+                                                                   batch.workdir, force)
             for name, err in errors.items():
                 batch.reject(by_name[name], err)
             for name, n in counts.items():

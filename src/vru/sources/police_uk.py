@@ -171,7 +171,8 @@ def _trimmed(col: str) -> str:
             f"ends_with({col}, ' ') THEN trim({col}) ELSE {col} END")
 
 
-def read_street(con: duckdb.DuckDBPyConnection, inputs: list[EngineInput], workdir: Path
+def read_street(con: duckdb.DuckDBPyConnection, inputs: list[EngineInput], workdir: Path,
+                force: str | None = None
                 ) -> tuple[pa.Table, dict[str, int], list[Problem], dict[str, SourceError]]:
     """Read street files into canonical INCIDENTS rows (Arrow), in one DuckDB pass per header.
 
@@ -179,7 +180,9 @@ def read_street(con: duckdb.DuckDBPyConnection, inputs: list[EngineInput], workd
     are the bulk of what a VRU loads; keys of rows without a Crime ID are numbered here.
     ``geo_status``, ``batch_id`` and the other-CRS coordinates are left for the lake, and so
     is a Crime ID repeated with other content: the lake sees every file of the batch and the
-    rows already held.
+    rows already held. A row's force is its "Falls within", else its "Reported by", else
+    ``force`` (the caller's ``--force``); a row with none is quarantined. A stated LSOA code
+    goes in the column of its year (`vru.geo.lsoa_years.stated_columns`).
 
     Returns
     -------
@@ -194,6 +197,10 @@ def read_street(con: duckdb.DuckDBPyConnection, inputs: list[EngineInput], workd
     # an identity must never change with a library version
     content = ("concat_ws(chr(31), fw, m, ls, coalesce(location, ''), ct, xs, ys, "
                "coalesce(outcome, ''), coalesce(context, ''))")
+    # data.police.uk rows always name their force: the fallbacks are for other exports
+    fw = (f"CASE WHEN {_trimmed('falls_within')} <> '' THEN {_trimmed('falls_within')} "
+          f"WHEN {_trimmed('reported_by')} <> '' THEN {_trimmed('reported_by')} "
+          f"ELSE {_sql_text((force or '').strip())} END")
     checks = f"""CASE
             WHEN NOT regexp_full_match(m, '{_MONTH[1:-1]}') THEN 'Month'
             WHEN m > '{_current_month()}' THEN 'Month'
@@ -227,7 +234,7 @@ def read_street(con: duckdb.DuckDBPyConnection, inputs: list[EngineInput], workd
               FROM (
             SELECT *, {checks} AS _field FROM (
                 SELECT *, try_cast(xs AS DOUBLE) AS x, try_cast(ys AS DOUBLE) AS y FROM (
-                    SELECT *, {_trimmed('month')} AS m, {_trimmed('falls_within')} AS fw,
+                    SELECT *, {_trimmed('month')} AS m, {fw} AS fw,
                            {_trimmed('crime_type')} AS ct, {_trimmed('lon')} AS xs,
                            {_trimmed('lat')} AS ys, {_trimmed('lsoa_code')} AS ls,
                            nullif({_trimmed('crime_id')}, '') AS id
@@ -305,7 +312,8 @@ def _street_reason(fld: str, m: str, ct: str, xs: str, ys: str, ls: str,
         return (f"month {m!r} is not YYYY-MM" if not re.fullmatch(_MONTH, m)
                 else f"month {m} is in the future")
     if fld == "Falls within":
-        return "no force in 'Falls within'; every data.police.uk row names its force"
+        return ("no force in 'Falls within' or 'Reported by'; give one (vru ingest police-uk "
+                "--force NAME)")
     if fld == "Crime type":
         return f"crime type {ct!r} is not a data.police.uk category"
     if fld in ("Longitude", "Latitude"):
