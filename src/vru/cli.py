@@ -339,6 +339,13 @@ def status() -> None:
             n = f"not shown: {e.reason.split(';')[0]}"
         t.add_row(name, str(v), n)
     out.print(t)
+    if "incidents" in tables:
+        with _door():
+            held = s.coverage("incidents").describe()
+        out.print("[bold]coverage by force and month[/bold] (a month not held is missing, "
+                  "never zero)")
+        for line in held.split("; "):
+            out.print(f"  {line}")
     if "incidents" in tables and s.free_sql:
         with contextlib.suppress(Denied):
             q = s.sql("""SELECT source, min(month) AS first, max(month) AS last, count(*) AS n,
@@ -503,6 +510,9 @@ def hotspots_emerging(
     area_name: Annotated[str | None, typer.Option("--area", help=AREA_HELP)] = None,
     offence_group: Annotated[list[str] | None, typer.Option(
         help="Home Office offence group(s), e.g. 'Violence against the person'.")] = None,
+    gaps: Annotated[str, typer.Option(
+        help="Months not held inside the period: skip (held months as consecutive steps, "
+             "with a warning) or refuse.")] = "skip",
     purpose: Annotated[str, typer.Option(help=PURPOSE_HELP)] = "violence_reduction",
 ) -> None:
     """Emerging Hot Spot Analysis by Esri's rules: new, consecutive, intensifying,
@@ -510,7 +520,8 @@ def hotspots_emerging(
     cell's row explains its category (its series of classes and the trend test)."""
     r = _analyse("emerging", purpose, area_name, category=category, cell=cell,
                  time_bin=time_bin, start=start, end=end, weights=weights,
-                 time_window=time_window, source=source, offence_group=offence_group)
+                 time_window=time_window, source=source, offence_group=offence_group,
+                 gaps=gaps)
     _write(r, out_file)
     found = r.frame["pattern"].value_counts() if "pattern" in r.frame else {}
     out.print(", ".join(f"{k}: {v:,}" for k, v in found.items()) + f" → {out_file}")

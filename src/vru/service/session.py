@@ -266,6 +266,16 @@ class Session:
         dims = by.split(",") if isinstance(by, str) else list(by)
         return counts(self, table, dims, where, rate=rate, purpose=purpose, area=area)
 
+    def coverage(self, table: str = "incidents", *, purpose: str | None = None) -> Any:
+        """Which (source, force, month) units the lake holds for this reader: months only, no
+        counts (`vru.lake.coverage.Coverage`; a month not held is missing, never zero)."""
+        from vru.lake.coverage import coverage
+
+        v = self.version(table)
+        d = self.decide("read", table, purpose=purpose, versions={table: v},
+                        detail={"via": "coverage"})
+        return coverage(self.events(d, table, v))
+
     def analyse(self, name: str, *, purpose: str | None = None, area: str | None = None,
                 **params: Any) -> Any:
         """Run a registered analysis (`vru.service.analyses.ANALYSES`), released."""
