@@ -79,3 +79,15 @@ def test_stated_columns_put_each_code_in_its_year():
     c11, c21 = ly.stated_columns(["E01016252", "E01032727", "E01035234", "E01099999", None])
     assert c11.to_pylist() == ["E01016252", "E01032727", None, "E01099999", None]
     assert c21.to_pylist() == ["E01016252", None, "E01035234", None, None]
+
+
+def test_bridge_table_is_to_2011_for_sql():
+    import duckdb
+
+    t = ly.bridge_table()
+    assert t.num_rows == len(set(t["lsoa21cd"].to_pylist()))
+    assert ly.to_2011(t["lsoa21cd"]).to_pylist() == t["lsoa11cd"].to_pylist()
+    con = duckdb.connect()
+    con.register("bridge", t)
+    got = con.execute("SELECT lsoa11cd FROM bridge WHERE lsoa21cd = 'E01035235'").fetchall()
+    assert got == [("E01032727",)]

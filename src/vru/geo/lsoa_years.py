@@ -243,3 +243,16 @@ def _strings(codes: Codes) -> pa.Array:
         codes = pa.array(np.asarray(codes, dtype=object) if isinstance(codes, np.ndarray)
                          else codes, pa.string())
     return codes if pa.types.is_string(codes.type) else codes.cast(pa.string())
+
+
+def bridge_table() -> pa.Table:
+    """`to_2011` as a table for SQL joins: ``lsoa21cd``, ``lsoa11cd`` (only unique answers).
+
+    Returns
+    -------
+    pyarrow.Table
+        One row per 2021 code that is the best fit of exactly one 2011 LSOA.
+    """
+    y = _years()
+    t = pa.table({"lsoa21cd": y.codes21, "lsoa11cd": y.only11})
+    return t.filter(pc.is_valid(t["lsoa11cd"]))
