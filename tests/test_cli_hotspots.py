@@ -44,7 +44,7 @@ def test_gistar_contract_h3(home, tmp_path):
 
 def test_near_repeat_refuses_month_precision(home):
     run = vru(home, "hotspots", "near-repeat", "--source", "police_uk", "--category", "Burglary")
-    assert run.returncode == 2 and "months only" in run.stderr.replace("\n", " ")
+    assert run.returncode == 2 and "known only to the month" in run.stderr.replace("\n", " ")
 
 
 def test_a_viewer_gets_released_counts_never_sql(home):

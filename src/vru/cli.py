@@ -174,8 +174,12 @@ def ingest_police_uk_cmd(
         help="data.police.uk files: the custom-download .zip, its folders, or the CSVs "
              "(*-street.csv, *-outcomes.csv, *-stop-and-search.csv; .gz accepted).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    force: Annotated[str | None, typer.Option(
+        "--force", help="The force of rows whose file does not name it, e.g. 'Surrey "
+                        "Police' (a force the file states wins).")] = None,
 ) -> None:
-    """Ingest data.police.uk street, outcomes and stop-and-search files.
+    """Ingest data.police.uk street, outcomes and stop-and-search files, recognised by their
+    header under any name.
 
     A street file replaces its force-month (rows added, updated and removed are counted);
     an identical file changes nothing (its rows count as duplicates, no version is written).
@@ -183,7 +187,7 @@ def ingest_police_uk_cmd(
 
     Example: vru ingest police-uk ~/Downloads/2024-05.zip --json
     """
-    _ingest("police-uk", paths, as_json)
+    _ingest("police-uk", paths, as_json, force=force)
 
 
 @ingest_app.command("force-extract")

@@ -65,7 +65,7 @@ import shapely
 
 from vru.analysis import weights as wts
 from vru.analysis.harm import HarmWeights, default_weights
-from vru.geo.boundaries import load_lad, load_lsoa, load_msoa, lsoa_to_msoa
+from vru.geo.boundaries import home_districts, load_lad, load_lsoa, load_msoa, lsoa_to_msoa
 from vru.geo.crs import BNG, WGS84
 from vru.geo.grids import (
     h3_cell,
@@ -300,8 +300,10 @@ def _restrict(lsoa: gpd.GeoDataFrame, area: tuple[str, ...]) -> gpd.GeoDataFrame
 
 @lru_cache(maxsize=16)
 def _study_area_cached(spec: CellSpec, lsoa_paths: tuple[str, ...] | None,
-                       area: tuple[str, ...]) -> StudyArea:
-    lsoa = _restrict(load_lsoa(list(lsoa_paths) if lsoa_paths else None), area)
+                       area: tuple[str, ...],
+                       districts: tuple[str, ...] | None = None) -> StudyArea:
+    lsoa = _restrict(load_lsoa(list(lsoa_paths) if lsoa_paths else None, districts=districts),
+                     area)
     if spec.kind == "grid":
         cov = square_cells_covering(lsoa, spec.size, only_intersecting=True)
         ids = cov["cell_id"].to_numpy(dtype=object)
@@ -329,7 +331,8 @@ def _study_area_cached(spec: CellSpec, lsoa_paths: tuple[str, ...] | None,
 
 
 def study_area(cell: str | CellSpec, area: Sequence[str] | str | None = None,
-               lsoa_paths: Sequence[str | Path] | None = None) -> StudyArea:
+               lsoa_paths: Sequence[str | Path] | None = None,
+               districts: Sequence[str] | None = None) -> StudyArea:
     """All cells covering the loaded LSOA boundaries (cached per arguments).
 
     Parameters
@@ -339,12 +342,38 @@ def study_area(cell: str | CellSpec, area: Sequence[str] | str | None = None,
     area : str or sequence of str, optional
         Restrict to these district (``E06…``/``E07…``) or LSOA codes.
     lsoa_paths : sequence of paths, optional
-        LSOA boundary files (default: the shipped set).
+        LSOA boundary files (default: the shipped England and Wales set).
+    districts : sequence of str, optional
+        The districts (``lad13cd``) to draw from the shipped set; by default those of
+        ``area``, else the demo's Thames Valley (`aggregate` passes the data's districts).
     """
     spec = parse_cell(cell)
     a = (area,) if isinstance(area, str) else tuple(area or ())
     paths = tuple(str(Path(p).resolve()) for p in lsoa_paths) if lsoa_paths else None
-    return _study_area_cached(spec, paths, tuple(sorted(set(a))))
+    if districts is None and paths is None and a:
+        lads = [x for x in a if _LAD.match(x)]
+        districts = sorted({*lads, *home_districts([x for x in a if not _LAD.match(x)])})
+    d = tuple(sorted(set(districts))) if districts is not None else None
+    return _study_area_cached(spec, paths, tuple(sorted(set(a))), d)
+
+
+def data_district_codes(events: Events) -> tuple[str, ...]:
+    """The districts the located rows of ``events`` fall in (from their 2011 LSOAs)."""
+    return _data_districts(str(events.store.home), events.table, events.version, events.lsoa)
+
+
+@lru_cache(maxsize=32)
+def _data_districts(home: str, table: str, version: int,
+                    lsoa: frozenset[str] | None) -> tuple[str, ...]:
+    events = Events(Store(Path(home)), table, version, lsoa=lsoa)
+    con = duckdb.connect()
+    try:
+        events.register(con, "e_src")
+        codes = [r[0] for r in con.execute(
+            "SELECT DISTINCT lsoa11cd FROM e_src WHERE lsoa11cd IS NOT NULL").fetchall()]
+    finally:
+        con.close()
+    return tuple(home_districts(codes))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -600,7 +629,9 @@ def aggregate(
         # a reader limited to an area studies that area's cells only
         inside = sorted(events.lsoa)
         area = inside if not area else _intersect(area, inside, lsoa_paths)
-    region = study_area(spec, area, lsoa_paths)
+    # the shipped boundaries of the districts the data fall in: any force, no set-up
+    districts = data_district_codes(events) if lsoa_paths is None and not area else None
+    region = study_area(spec, area, lsoa_paths, districts)
     weights = default_weights() if harm is True else (harm or None)
     filters = {"category": _as_list(category), "offence_group": _as_list(offence_group),
                "offence_code": _as_list(offence_code), "source": _as_list(source),

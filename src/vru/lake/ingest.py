@@ -182,6 +182,7 @@ class Batch:
         rows (every staged row has it, and the lake's rows of other sources are untouched)."""
         if table not in self.targets:
             scope = f"source = {_q(source)}" if source else None
+            self.store.upgrade(spec or SPECS[table])  # a table older than its spec's columns
             self.targets[table] = _Target(spec or SPECS[table], scope=scope,
                                           replace_unit=replace_unit,
                                           fixed=("source",) if source else ())

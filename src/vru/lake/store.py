@@ -143,6 +143,32 @@ class Store:
                         **kwargs)
         return DeltaTable(str(self.path(spec.name))).version()
 
+    def upgrade(self, spec: TableSpec) -> bool:
+        """Give a table written before ``spec`` gained columns those columns (null), once.
+
+        A new canonical column (``lsoa21cd``) must reach every file: a replace or merge needs
+        one schema, and a view over files none of which has the column cannot name it. The
+        table is rewritten at its current content, as a new version (time travel keeps the
+        old one until retention or vacuum). Returns whether it was needed.
+        """
+        from vru.sources.canonical import conform
+
+        dt = self.table(spec.name)
+        if dt is None:
+            return False
+        have = set(dt.schema().to_arrow().names)
+        if set(spec.schema.names) <= have:
+            return False
+        rows = conform(dt.to_pyarrow_table(), spec.schema)
+        write_deltalake(str(self.path(spec.name)), rows, mode="overwrite",
+                        schema_mode="overwrite",
+                        partition_by=list(spec.partition_by) or None,
+                        writer_properties=writer_properties(spec.schema),
+                        commit_properties=CommitProperties(custom_metadata={
+                            "vru_upgrade": json.dumps(sorted(set(spec.schema.names) - have))}),
+                        target_file_size=TARGET_FILE_SIZE)
+        return True
+
     def _append(self, spec: TableSpec, data, props: CommitProperties) -> int:
         path = self.path(spec.name)
         self._make_root()

@@ -41,7 +41,8 @@ KINDS: dict[str, IngestKind] = {k.name: k for k in (
 
 def ingest(session: Session, kind: str, paths: Sequence[Path], *,
            progress: Progress | None = None, contract: Path | None = None,
-           purpose: str | None = None, command: str | None = None) -> dict[str, Any]:
+           purpose: str | None = None, command: str | None = None,
+           force: str | None = None) -> dict[str, Any]:
     """Load files of ``kind`` into the lake as the session's user; return the batch summary.
 
     Every table the kind writes is authorised first (an agreement in force for governed
@@ -60,6 +61,10 @@ def ingest(session: Session, kind: str, paths: Sequence[Path], *,
         except (ContractError, OSError) as exc:
             raise BadRequest(str(exc)) from None
         extra["contract_path"] = contract
+    if force:
+        if kind != "police-uk":
+            raise BadRequest("--force names the force of data.police.uk files only")
+        extra["force"] = force
     for t in tables:
         session.decide("write", t, purpose=purpose,
                        detail={"via": f"ingest {kind}", "files": [str(p) for p in paths]})
