@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 
 from vru.geo.crs import to_bng, to_wgs84
 from vru.geo.lookup import AreaIndex, LsoaLookup
+from vru.geo.lsoa_years import bridge_table, to_2011
 
 # an index of the caller's own areas, or (default) the shipped LSOAs of England and Wales
 Index = AreaIndex | LsoaLookup
@@ -55,6 +56,14 @@ _GEO = """
          WHEN s.lsoa11cd IS NOT NULL AND s.lsoa11cd <> p.pip THEN 'lsoa_differs'
          ELSE 'ok' END AS geo_status"""
 
+#: As `_GEO`, for rows that may carry only a 2021 code and no point (`_needs_bridge`).
+_GEO_BRIDGED = (_GEO.replace("coalesce(s.lsoa11cd, p.pip) AS lsoa11cd",
+                             "coalesce(s.lsoa11cd, p.pip, b.lsoa11cd) AS lsoa11cd")
+                .replace("CASE WHEN p.lon0 IS NULL THEN 'no_location'",
+                         "CASE WHEN p.lon0 IS NULL AND s.lsoa11cd IS NULL AND b.lsoa11cd "
+                         "IS NOT NULL THEN 'lsoa_from_2021_code' "
+                         "WHEN p.lon0 IS NULL THEN 'no_location'"))
+
 _JOIN = """LEFT JOIN _pts p
       ON coalesce(s.lon, 'nan'::DOUBLE) = p.lon0 AND coalesce(s.lat, 'nan'::DOUBLE) = p.lat0
      AND coalesce(s.easting, 'nan'::DOUBLE) = p.e0
@@ -62,7 +71,7 @@ _JOIN = """LEFT JOIN _pts p
 
 
 def enrich_select(con: duckdb.DuckDBPyConnection, src: str, extra: str = "",
-                  index: Index | None = None) -> str:
+                  index: Index | None = None, bridge: bool = False) -> str:
     """A SELECT over table ``src`` (alias ``s``) with its geography completed.
 
     Fills whichever of lon/lat or easting/northing is missing, the LSOA where the source
@@ -71,11 +80,26 @@ def enrich_select(con: duckdb.DuckDBPyConnection, src: str, extra: str = "",
     ``index``'s areas: kept, flagged),
     ``lsoa_differs`` (the source's LSOA is kept but the point falls in another — usual near
     borders, since data.police.uk snaps points and ONS boundaries are generalised), else
-    ``ok``. ``extra`` adds more REPLACE items (``"expr AS col, ..."``) over ``s``.
+    ``ok``. ``extra`` adds more REPLACE items (``"expr AS col, ..."``) over ``s``. With
+    ``bridge`` (see `needs_bridge`), a row with no point and only a 2021 LSOA gets its 2011
+    LSOA from the ONS best fit (``lsoa_from_2021_code``).
     """
     con.register("_pts", _points(con, src, index or AreaIndex.lsoa()))
     more = f", {extra}" if extra else ""
-    return f"SELECT s.* REPLACE ({_GEO}{more}) FROM {src} s {_JOIN}"
+    if not bridge:
+        return f"SELECT s.* REPLACE ({_GEO}{more}) FROM {src} s {_JOIN}"
+    con.register("_b21", bridge_table())
+    return (f"SELECT s.* REPLACE ({_GEO_BRIDGED}{more}) FROM {src} s {_JOIN} "
+            "LEFT JOIN _b21 b ON p.lon0 IS NULL AND b.lsoa21cd = s.lsoa21cd")
+
+
+def needs_bridge(con: duckdb.DuckDBPyConnection, src: str) -> bool:
+    """Does ``src`` hold rows with no point whose source stated only a 2021 LSOA? (Rare:
+    data.police.uk gives a point with every LSOA.) Only then is the 2011 LSOA bridged from
+    the ONS best fit, so the common case pays for no join."""
+    return bool(con.sql(
+        f"SELECT count(*) FROM {src} WHERE lsoa11cd IS NULL AND lsoa21cd IS NOT NULL "
+        "AND lon IS NULL AND easting IS NULL").fetchall()[0][0])
 
 
 def enrich_arrow(con: duckdb.DuckDBPyConnection | None, rows: pa.Table,
@@ -129,10 +153,20 @@ def enrich_arrow(con: duckdb.DuckDBPyConnection | None, rows: pa.Table,
     differs = pc.fill_null(pc.not_equal(given, found), False)
     status = np.where(~located, 0, np.where(np.asarray(pc.is_null(found)), 1,
                                             np.where(np.asarray(differs), 2, 3)))
-    statuses = pa.array(["no_location", "outside_boundaries", "lsoa_differs", "ok"])
     # the source's LSOA where it gave one (data.police.uk always does for a located crime)
     unfilled = pc.and_(pc.is_null(given), pa.array(located))
     lsoa = pc.coalesce(given, found) if pc.any(unfilled).as_py() else given
+    if "lsoa21cd" in rows.column_names:
+        # no point and only a 2021 code: the 2011 LSOA from the ONS best fit, where unique
+        stated21 = rows["lsoa21cd"].combine_chunks()
+        bridge = pc.and_(pc.and_(pc.is_null(lsoa), pc.is_valid(stated21)),
+                         pa.array(~located))
+        if pc.any(bridge).as_py():
+            bridged = pc.if_else(bridge, to_2011(stated21), pa.nulls(n, pa.string()))
+            lsoa = pc.coalesce(lsoa, bridged)
+            status = np.where(np.asarray(pc.is_valid(bridged)), 4, status)
+    statuses = pa.array(["no_location", "outside_boundaries", "lsoa_differs", "ok",
+                         "lsoa_from_2021_code"])
     geo = {"lon": per_row(ulon), "lat": per_row(ulat), "easting": per_row(ue),
            "northing": per_row(un), "lsoa11cd": lsoa,
            # four values: kept as a dictionary (it reads back as strings)

@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 
 from vru.governance.db import secure_home
 from vru.lake import engine
-from vru.lake.enrich import enrich_arrow, enrich_select
+from vru.lake.enrich import enrich_arrow, enrich_select, needs_bridge
 from vru.lake.store import Store, writer_properties
 from vru.lake.tables import INGEST_LOG, SPECS, TableSpec, content_columns
 from vru.sources.base import QUARANTINE_SCHEMA, Problem, SourceError
@@ -211,7 +211,8 @@ class Batch:
                 f"::BIGINT) AS row_hash, "
                 f"'{self.batch_id}' AS batch_id")
         if "geo_status" in cols:
-            select = enrich_select(con, src, extra=repl)
+            bridge = "lsoa21cd" in cols and needs_bridge(con, src)
+            select = enrich_select(con, src, extra=repl, bridge=bridge)
         else:
             select = f"SELECT s.* REPLACE ({repl}) FROM {src} s"
         # file_idx None: ``rows`` carries a ``_file`` column (several files staged at once)

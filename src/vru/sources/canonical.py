@@ -37,6 +37,7 @@ INCIDENTS = pa.schema([
                                       # that 2021 kept (unchanged LSOA); null otherwise
     ("geo_status", pa.string()),      # derived: ok | no_location | outside_boundaries |
                                       # lsoa_differs (stated code kept, point falls elsewhere)
+                                      # | lsoa_from_2021_code (no point: ONS best fit)
     ("knife", pa.bool_()),            # knife / sharp instrument flag (null: not recorded)
     ("domestic", pa.bool_()),
     ("outcome", pa.string()),         # latest outcome (police.uk category or HO outcome text)
