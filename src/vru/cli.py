@@ -825,8 +825,9 @@ app.add_typer(boundaries_app, name="boundaries")
 def boundaries_load(files: Annotated[list[Path], typer.Argument(
         help="GeoJSON (.geojson/.json, .gz), GeoPackage, Shapefile (.shp or zipped) with "
              "LSOA11CD or LSOA21CD fields (any case), in any CRS.")]) -> None:
-    """Keep LSOA boundary files in the home (admins; audited): Gi* and emerging hot spots then
-    draw their study area from them instead of the shipped England and Wales set."""
+    """Keep LSOA boundary files in the home (admins; audited): Gi*, emerging hot spots, Moran
+    and accuracy then draw their study area from them instead of the shipped England and
+    Wales set."""
     from vru.service import boundaries
 
     s = _session("administration")

@@ -49,6 +49,12 @@ def test_load_list_and_use_in_gistar(home, tmp_path):
     hot = s.analyse("gistar", category="Violence and sexual offences", cell="lsoa")
     assert set(hot.frame["cell"]) == set(reading["lsoa11cd"])  # the home's, not the shipped
     assert any("outside" in w for w in hot.meta.get("warnings", []))
+    clusters = s.analyse("moran", category="Violence and sexual offences", cell="lsoa",
+                         permutations=9)
+    assert set(clusters.frame["cell"]) == set(reading["lsoa11cd"])
+    acc = s.analyse("accuracy", map_from="2018-10", map_to="2018-11", start="2018-12",
+                    end="2018-12", category=["Violence and sexual offences"], cell="lsoa")
+    assert acc.frame["events_later"].iloc[0] > 0  # scored on the same (the home's) cells
 
 
 def test_a_file_without_codes_is_refused_by_name(home, tmp_path):

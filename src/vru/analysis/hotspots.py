@@ -605,6 +605,7 @@ def moran(
     offence_code: str | Sequence[str] | None = None,
     area: str | Sequence[str] | None = None,
     release: CountRelease | None = None,
+    lsoa_paths: Sequence[str | Path] | None = None,
 ) -> HotspotResult:
     """Local Moran's I clusters (HH, LL) and outliers (HL, LH) over the study area's cells.
 
@@ -614,7 +615,7 @@ def moran(
     """
     counts = aggregate(lake, cell, None, category=category, offence_group=offence_group,
                        offence_code=offence_code, source=source, start=start, end=end,
-                       area=area)
+                       area=area, lsoa_paths=lsoa_paths)
     counts = _released(counts, release)
     if counts.events == 0:
         raise AggregationError("no events match the filters: nothing to analyse")
@@ -658,6 +659,7 @@ def accuracy(
     start: str,
     end: str,
     min_class: int = 2,
+    lsoa_paths: Sequence[str | Path] | None = None,
 ) -> AccuracyResult:
     """Judge a hotspot map against the events of a later period, on the same cells.
 
@@ -670,7 +672,7 @@ def accuracy(
     later = aggregate(lake, p["cell"], None, category=p.get("category"),
                       offence_group=p.get("offence_group"),
                       offence_code=p.get("offence_code"), source=p.get("source"),
-                      start=start, end=end)
+                      start=start, end=end, lsoa_paths=lsoa_paths)
     mine = hotspots.frame.set_index("cell")
     if list(mine.index) != list(later.area.ids):
         raise AggregationError("the later period's study area differs from the map's: use the "

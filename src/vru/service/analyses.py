@@ -168,7 +168,8 @@ def _accuracy(session: Session, decision: Decision, events: Events, params: dict
     start, end = p.pop("start"), p.pop("end")
     releaser = CountReleaser(session, decision) if _restricted(decision) else None
     hot = hotspots.gistar(events, start=map_from, end=map_to, release=releaser, **p)
-    result = hotspots.accuracy(hot, events, start, end, min_class=min_class)
+    result = hotspots.accuracy(hot, events, start, end, min_class=min_class,
+                               lsoa_paths=p.get("lsoa_paths"))
     rule = session.release_rule(decision, keyed=False)
     if _restricted(decision):
         frame = result.frame
@@ -205,7 +206,7 @@ ANALYSES: dict[str, Analysis] = {a.name: a for a in (
 )}
 
 #: Analyses whose study area is drawn from LSOA boundaries (a home's own, when loaded).
-USES_BOUNDARIES = frozenset({"gistar", "emerging"})
+USES_BOUNDARIES = frozenset({"gistar", "emerging", "moran", "accuracy"})
 
 #: Errors an analysis raises for a request that cannot run as asked.
 REQUEST_ERRORS = (AggregationError, MonthPrecisionError, ValueError, KeyError)
