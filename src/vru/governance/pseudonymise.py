@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -23,11 +23,6 @@ KINDS = ("identifier", "name", "first_name", "surname", "date", "postcode")
 ALIASES = {"text": "identifier"}
 #: What a kind's sub-key is derived from: HMAC-SHA256(master, KEY_LABEL + kind).
 KEY_LABEL = b"vru pseudonym kind:"
-# Column-name fragments that say a column is a surname or a first name (checked before the
-# plain "name" rule, which would otherwise put both in one kind).
-_SURNAME_WORDS = ("surname", "last_name", "lastname", "family_name", "familyname")
-_FIRST_NAME_WORDS = ("first_name", "firstname", "forename", "given_name", "givenname",
-                     "christian_name")
 _SPACES = re.compile(r"\s+")
 _DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y%m%d", "%Y/%m/%d",
                  "%d/%m/%y")
@@ -62,28 +57,6 @@ def kind_key(master: bytes, kind: str) -> bytes:
     """
     return hmac.digest(master, KEY_LABEL + canonical_kind(kind).encode("ascii"),
                        hashlib.sha256)
-
-
-def infer_kind(name: str, type_: pa.DataType | None = None) -> str:
-    """Return the kind of an identifier column that does not state one.
-
-    Date and timestamp columns are dates; a name containing "postcode" is a postcode; a
-    surname or first-name column (surname, last_name, family_name / first_name, forename,
-    given_name) is that kind; any other name containing "name" is a name; anything else is an
-    identifier. `vru.sources.contract` applies the same rules to contract columns.
-    """
-    lower = name.lower()
-    if type_ is not None and (pa.types.is_date(type_) or pa.types.is_timestamp(type_)):
-        return "date"
-    if "postcode" in lower:
-        return "postcode"
-    if any(w in lower for w in _SURNAME_WORDS):
-        return "surname"
-    if any(w in lower for w in _FIRST_NAME_WORDS):
-        return "first_name"
-    if "name" in lower:
-        return "name"
-    return "identifier"
 
 
 def normalise(value: object, kind: str = "identifier") -> str | None:
@@ -161,7 +134,7 @@ def pseudonymise_array(values: pa.Array | pa.ChunkedArray, key: bytes,
     return pc.take(tokens, encoded.indices)
 
 
-def pseudonymise_table(table: pa.Table, identifier_columns: Iterable[str] | Mapping[str, str],
+def pseudonymise_table(table: pa.Table, identifier_columns: Mapping[str, str],
                        key: bytes) -> pa.Table:
     """Replace each identifier column of ``table`` by its pseudonyms (string tokens).
 
@@ -170,8 +143,9 @@ def pseudonymise_table(table: pa.Table, identifier_columns: Iterable[str] | Mapp
     table
         The partner table.
     identifier_columns
-        Column names, or a mapping name -> kind (one of `KINDS`, or None). Without a kind,
-        `infer_kind` decides from the column's name and type.
+        Column name -> kind (one of `KINDS`). The kinds are the contract's
+        (`vru.sources.contract.Contract.identifier_kinds`, which infers those not stated): one
+        rule, in one place.
     key
         The home's pseudonymisation key (`load_pseudonym_key`); each kind's sub-key is
         derived from it.
@@ -181,8 +155,7 @@ def pseudonymise_table(table: pa.Table, identifier_columns: Iterable[str] | Mapp
     pyarrow.Table
         The same columns in the same order, identifiers replaced.
     """
-    kinds = (dict(identifier_columns) if isinstance(identifier_columns, Mapping)
-             else {name: None for name in identifier_columns})
+    kinds = dict(identifier_columns)
     missing = [name for name in kinds if name not in table.column_names]
     if missing:
         raise KeyError(f"identifier column(s) not in the table: {', '.join(missing)}; "
@@ -190,7 +163,6 @@ def pseudonymise_table(table: pa.Table, identifier_columns: Iterable[str] | Mapp
     for name, kind in kinds.items():
         index = table.column_names.index(name)
         column = table.column(index)
-        chosen = kind or infer_kind(name, column.type)
         table = table.set_column(index, pa.field(name, pa.string()),
-                                 pseudonymise_array(column, key, chosen))
+                                 pseudonymise_array(column, key, kind))
     return table

@@ -229,8 +229,8 @@ def infer_identifier_kind(name: str, type_: str) -> str:
     A date or datetime column is a date; a name containing "postcode" is a postcode; a
     surname or first-name column (surname, last_name, family_name / first_name, forename,
     given_name) is that kind; any other name containing "name" is a name; anything else is an
-    identifier (a person or record id). The same rules as
-    `vru.governance.pseudonymise.infer_kind`.
+    identifier (a person or record id). The only place this rule is written: the loader
+    hands `Contract.identifier_kinds` to `vru.governance.pseudonymise.pseudonymise_table`.
     """
     lower = name.lower()
     if type_ in ("date", "datetime"):
