@@ -74,3 +74,11 @@ def test_only_admins_load_boundaries(home, tmp_path):
     ann = open_session(home, user="ann", password=PW)
     with pytest.raises(Denied, match="admins"):
         home_boundaries.load(ann, [tmp_path / "whatever.geojson"])
+    for command in (["boundaries", "load", str(tmp_path / "whatever.geojson")],
+                    ["boundaries", "list"]):  # the CLI face, signed in
+        got = vru(home, "--user", "ann", *command, VRU_PASSWORD=PW)
+        assert got.returncode == 3 and "admins" in got.stderr
+    from vru.governance import audit
+
+    refused = [e for e in audit.entries(owner.db, actor="ann") if e.resource == "boundaries"]
+    assert refused and all(e.decision == "deny" for e in refused)

@@ -64,8 +64,11 @@ def load(session: Session, paths: Sequence[Path]) -> list[LoadedBoundaries]:
 
 
 def listing(session: Session) -> list[LoadedBoundaries]:
-    """The boundary files a home keeps (empty: the shipped England and Wales set is used)."""
+    """The boundary files a home keeps (empty: the shipped England and Wales set is used);
+    admins, like the areas list (audited)."""
     import geopandas as gpd
+
+    session.decide("admin", "boundaries", purpose="administration", detail={"change": "list"})
 
     found: list[LoadedBoundaries] = []
     for year in (2011, 2021):
