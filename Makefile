@@ -23,6 +23,7 @@ demo: $(STAMP)
 ## make test: every test, on SQLite and on a throwaway PostgreSQL server
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench
+	scripts/debs.sh
 	@set -e; \
 	pg="$$(scripts/pg.sh start)"; eval "$$pg"; trap 'scripts/pg.sh stop >/dev/null 2>&1 || true' EXIT; \
 	test -n "$${VRU_TEST_POSTGRES_URL:-}" || { echo "no PostgreSQL for the shared-deployment tests" >&2; exit 1; }; \
