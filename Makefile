@@ -12,12 +12,16 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
+	@# bytecode now, as pip does for installed packages: an editable source tree would be
+	@# compiled again at every `vru` start where PYTHONDONTWRITEBYTECODE is set
+	$(BIN)/python -m compileall -q src >/dev/null
 	@rm -f $(VENV)/.installed-* && touch $@
 
 setup: $(STAMP)
 
 ## make demo: synthetic Thames Valley + the real data.police.uk months → a lake in ./vru-home
 demo: $(STAMP)
+	@$(BIN)/python -m compileall -q src >/dev/null
 	$(BIN)/vru --home $(HOME_DIR) demo
 
 ## make test: every test, on SQLite and on a throwaway PostgreSQL server

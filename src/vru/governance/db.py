@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from vru.governance.errors import SettingsError
 from vru.governance.keys import load_key
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DB_FILE = "vru.db"
@@ -226,19 +227,44 @@ def _sqlite_events(engine: Engine) -> None:
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config  # alembic (with Mako, Pygments) only when migrating
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
 
 
+_REVISION = re.compile(r"""^(down_revision|revision)\s*=\s*["']([^"']+)["']""", re.M)
+
+
+def head_revision() -> str:
+    """The newest revision the package ships, read from the version files' headers.
+
+    Read without alembic so that opening an up-to-date database costs no import of it; the
+    head is the one revision no other revision names as its parent.
+    """
+    revisions, parents = set(), set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        found = dict(_REVISION.findall(path.read_text(encoding="utf-8")))
+        if "revision" in found:
+            revisions.add(found["revision"])
+            if "down_revision" in found:
+                parents.add(found["down_revision"])
+    heads = revisions - parents
+    if len(heads) != 1:
+        raise SettingsError(f"the migrations in {MIGRATIONS} have {len(heads)} heads: "
+                            f"{sorted(heads)}; reinstall vru")
+    return heads.pop()
+
+
 def upgrade(db: Database) -> str:
     """Migrate ``db`` to the newest schema revision and return that revision."""
+    head = head_revision()
+    if current_revision(db) == head:
+        return head
+    from alembic import command
+
     config = _alembic_config()
-    head = ScriptDirectory.from_config(config).get_current_head()
-    assert head is not None  # the package ships at least one revision
-    with db.engine.connect() as conn:
-        if MigrationContext.configure(conn).get_current_revision() == head:
-            return head
     # Under a lock: another process may be migrating the same database right now; alembic
     # re-reads the revision inside the transaction, so the loser finds nothing left to do.
     with db.begin(exclusive=True) as conn:
@@ -252,4 +278,8 @@ def upgrade(db: Database) -> str:
 def current_revision(db: Database) -> str | None:
     """Return the schema revision the database is at (None before the first migration)."""
     with db.engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        try:
+            rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+        except DBAPIError:  # no table yet: a new database
+            return None
+    return rows[0][0] if len(rows) == 1 else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -24,8 +25,15 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 MIN_PASSWORD = 12
 # argon2-cffi's RFC 9106 "low memory" defaults, pinned to argon2id explicitly.
 _hasher = PasswordHasher(type=Type.ID)
-# Verified against when the user does not exist, so timing does not reveal who exists.
-_DUMMY_HASH = _hasher.hash("not a real password, only for timing")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so timing does not reveal who exists.
+
+    Made at the first sign-in, not at import: every CLI start would pay ~0.3 s of argon2.
+    """
+    return _hasher.hash("not a real password, only for timing")
 
 #: Consecutive failed sign-ins for a name that cost nothing; each one after must wait.
 FREE_FAILURES = 3
@@ -324,7 +332,7 @@ def authenticate(db: Database, name: str, password: str, *,
         raise LoginThrottled(attempt.retry_after, _wait_message(attempt.retry_after, now))
     with db.engine.connect() as conn:
         row = conn.execute(select(users).where(users.c.name == name)).first()
-    stored = row.password_hash if row is not None and row.password_hash else _DUMMY_HASH
+    stored = row.password_hash if row is not None and row.password_hash else _dummy_hash()
     ok = verify_password(stored, password)
     if row is None or row.password_hash is None or row.disabled or not ok:
         why = ("no such user" if row is None else "the user has no password"
