@@ -82,3 +82,44 @@ def test_only_admins_load_boundaries(home, tmp_path):
 
     refused = [e for e in audit.entries(owner.db, actor="ann") if e.resource == "boundaries"]
     assert refused and all(e.decision == "deny" for e in refused)
+
+
+def test_ingest_places_points_with_the_homes_own_boundaries(tmp_path):
+    """A loaded 2011 boundary set answers point -> LSOA at ingest where it covers the point;
+    elsewhere the shipped England and Wales set still does."""
+    import gzip
+
+    import numpy as np
+    import shapely
+
+    from vru.geo.crs import to_wgs84
+
+    home = tmp_path / "home"
+    lsoas = load_lsoa(districts=[READING])
+    own = lsoas.iloc[[0]].copy()
+    shipped_code = own["lsoa11cd"].iloc[0]
+    own["lsoa11cd"] = "E01099999"  # a newer generalisation, say, under a code of its own
+    path = tmp_path / "own.geojson"
+    own.rename(columns={"lsoa11cd": "LSOA11CD"})[["LSOA11CD", "geometry"]].to_crs(
+        "EPSG:4326").to_file(path, driver="GeoJSON")
+    s = open_session(home)
+    home_boundaries.load(s, [path])
+    inside = shapely.point_on_surface(own.geometry.iloc[0])
+    other = lsoas.iloc[[5]]
+    beyond = shapely.point_on_surface(other.geometry.iloc[0])
+    header = gzip.decompress(police_uk_months()[0].read_bytes()).decode("utf-8-sig")
+    header = header.splitlines()[0]
+    rows = [header]
+    for i, pt in enumerate((inside, beyond)):
+        lon, lat = to_wgs84(np.array([pt.x]), np.array([pt.y]))
+        # no LSOA stated: the point decides
+        rows.append(f"id{i:062d},2018-10,Thames Valley Police,Thames Valley Police,"
+                    f"{lon[0]:.6f},{lat[0]:.6f},On or near X,,,Burglary,,")
+    csv = tmp_path / "2018-10-thames-valley-street.csv"
+    csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    got = ingest_police_uk(home, [csv]).summary()
+    assert got["accepted"] == 2, got
+    placed = {r["source_ref"]: r["lsoa11cd"]
+              for r in s.sql("SELECT source_ref, lsoa11cd FROM incidents").to_pylist()}
+    assert placed[f"id{0:062d}"] == "E01099999" != shipped_code
+    assert placed[f"id{1:062d}"] == other["lsoa11cd"].iloc[0]

@@ -459,3 +459,45 @@ class LsoaLookup:
 @lru_cache(maxsize=1)
 def _lsoa_lookup() -> LsoaLookup:
     return LsoaLookup()
+
+
+class LayeredLookup:
+    """Point -> 2011 LSOA from a home's own boundaries first, then the shipped ones.
+
+    A VRU that loaded newer or finer LSOA 2011 boundaries (``vru boundaries load``) gets its
+    own answer wherever its polygons cover a point; elsewhere the shipped England and Wales
+    set answers as usual, so a row just past the loaded area is still placed.
+    """
+
+    def __init__(self, own: AreaIndex, fallback: AreaIndex | LsoaLookup) -> None:
+        self.own, self.fallback = own, fallback
+
+    def assign(self, easting: npt.ArrayLike, northing: npt.ArrayLike) -> np.ndarray:
+        e, n = np.asarray(easting, dtype=float), np.asarray(northing, dtype=float)
+        out = self.own.assign(e, n)
+        missing = np.array([c is None for c in out], dtype=bool)
+        if missing.any():
+            out[missing] = self.fallback.assign(e[missing], n[missing])
+        return out
+
+    def __repr__(self) -> str:
+        return f"LayeredLookup({len(self.own)} own LSOAs over {self.fallback!r})"
+
+
+@lru_cache(maxsize=4)
+def _home_index(files: tuple[tuple[str, int], ...]) -> AreaIndex:
+    from vru.geo.boundaries import load_lsoa  # the boundaries module imports this one
+
+    return AreaIndex.from_frame(load_lsoa([Path(p) for p, _ in files]), "lsoa11cd")
+
+
+def home_lookup(files: Sequence[Path]) -> AreaIndex | LsoaLookup | LayeredLookup:
+    """The point -> LSOA lookup ingest uses for a home with these 2011 boundary files.
+
+    No files: the shipped lookup. Otherwise their index (built once per process per set of
+    files and modification times) layered over the shipped one.
+    """
+    if not files:
+        return AreaIndex.lsoa()
+    key = tuple((str(p), Path(p).stat().st_mtime_ns) for p in sorted(files))
+    return LayeredLookup(_home_index(key), AreaIndex.lsoa())

@@ -13,11 +13,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vru.geo.crs import to_bng, to_wgs84
-from vru.geo.lookup import AreaIndex, LsoaLookup
+from vru.geo.lookup import AreaIndex, LayeredLookup, LsoaLookup
 from vru.geo.lsoa_years import bridge_table, to_2011
 
 # an index of the caller's own areas, or (default) the shipped LSOAs of England and Wales
-Index = AreaIndex | LsoaLookup
+Index = AreaIndex | LsoaLookup | LayeredLookup
 
 GEO_COLUMNS = ("lon", "lat", "easting", "northing", "lsoa11cd", "geo_status")
 

@@ -30,6 +30,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vru.geo.boundaries import home_boundary_files
+from vru.geo.lookup import home_lookup
 from vru.governance.db import secure_home
 from vru.lake import engine
 from vru.lake.enrich import enrich_arrow, enrich_select, needs_bridge
@@ -130,6 +132,8 @@ class Batch:
         self.con: duckdb.DuckDBPyConnection | None = None
         self._lock_file = None
         self._touch: set[str] = {"quarantine"}
+        # point -> LSOA: the home's own 2011 boundaries where it loaded some, then the shipped
+        self.lsoa_index = home_lookup(home_boundary_files(store.home))
 
     # -- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> Batch:
@@ -212,7 +216,7 @@ class Batch:
                 f"'{self.batch_id}' AS batch_id")
         if "geo_status" in cols:
             bridge = "lsoa21cd" in cols and needs_bridge(con, src)
-            select = enrich_select(con, src, extra=repl, bridge=bridge)
+            select = enrich_select(con, src, extra=repl, index=self.lsoa_index, bridge=bridge)
         else:
             select = f"SELECT s.* REPLACE ({repl}) FROM {src} s"
         # file_idx None: ``rows`` carries a ``_file`` column (several files staged at once)
@@ -435,7 +439,7 @@ class Batch:
     def _ensure_geo(self, table: str) -> None:
         """Complete the geography of rows staged in Arrow, where a diff or write needs it."""
         if table in self._geo_pending:
-            self._arrow[table] = enrich_arrow(self.con, self._arrow[table])
+            self._arrow[table] = enrich_arrow(self.con, self._arrow[table], self.lsoa_index)
             self.con.register(f"s_{table}", self._arrow[table])
             self._geo_pending.discard(table)
 
@@ -508,7 +512,7 @@ class Batch:
         store = self.store
 
         def write() -> int:
-            return store.write(spec, enrich_arrow(None, direct) if geo else direct,
+            return store.write(spec, enrich_arrow(None, direct, self.lsoa_index) if geo else direct,
                                "append", None, meta)
 
         self._pending[spec.name] = self._pool.submit(write)

@@ -13,11 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from vru.geo.boundaries import BoundaryError, read_user_boundaries
+from vru.geo.boundaries import (
+    BoundaryError,
+    home_boundary_files,
+    home_boundary_folder,
+    read_user_boundaries,
+)
 from vru.service.errors import BadRequest
 from vru.service.session import Session
-
-FOLDER = "boundaries"
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,7 @@ class LoadedBoundaries:
 
 
 def folder(session_home: Path, year: int = 2011) -> Path:
-    return session_home / FOLDER / f"lsoa{year % 100:02d}"
+    return home_boundary_folder(session_home, year)
 
 
 def load(session: Session, paths: Sequence[Path]) -> list[LoadedBoundaries]:
@@ -72,8 +75,7 @@ def listing(session: Session) -> list[LoadedBoundaries]:
 
     found: list[LoadedBoundaries] = []
     for year in (2011, 2021):
-        d = folder(session.home, year)
-        for path in sorted(d.glob("*.geojson")) if d.is_dir() else ():
+        for path in home_boundary_files(session.home, year):
             frame = gpd.read_file(path).to_crs("EPSG:27700")
             minx, miny, maxx, maxy = (float(v) for v in frame.total_bounds)
             found.append(LoadedBoundaries(path.stem, year, len(frame),
@@ -83,6 +85,4 @@ def listing(session: Session) -> list[LoadedBoundaries]:
 
 def lsoa_paths(session: Session) -> list[Path] | None:
     """The home's 2011 LSOA boundary files for analyses, or None for the shipped set."""
-    d = folder(session.home, 2011)
-    files = sorted(d.glob("*.geojson")) if d.is_dir() else []
-    return files or None
+    return home_boundary_files(session.home) or None
