@@ -283,6 +283,20 @@ class Session:
 
         return analyse(self, name, purpose=purpose, area=area, **params)
 
+    def kpis(self, period: str, *, against: str | None = None,
+             measures: Sequence[str] | None = None, by: str | None = None,
+             measures_file: str | None = None,
+             positive_outcome_types: Sequence[int] | None = None,
+             purpose: str | None = None, area: str | None = None) -> Any:
+        """Headline KPIs for ``period`` against the one before, released for this user
+        (`vru.service.kpi.kpis`: records with measure, current, previous, change_pct,
+        p_value, lowest_since, rates, positive outcome rate, wording, partial flags)."""
+        from vru.service.kpi import kpis
+
+        return kpis(self, period, against=against, measures=measures, by=by,
+                    measures_file=measures_file,
+                    positive_outcome_types=positive_outcome_types, purpose=purpose, area=area)
+
     # -- the one release function --------------------------------------------------------------
 
     def release_rule(self, decision: Decision, keyed: bool = True) -> Release:
