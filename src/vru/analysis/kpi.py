@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from scipy import stats
+import numpy as np
 
 #: A change is called a rise or a fall only when its two-sided p-value is below this.
 ALPHA = 0.05
@@ -206,7 +206,10 @@ def poisson_test(current: int, previous: int, t_current: float = 1.0,
     if n == 0:
         return 1.0
     p = t_current / (t_current + t_previous)
-    return float(stats.binomtest(int(current), n, p, alternative="two-sided").pvalue)
+    k = np.arange(n + 1)
+    lf = _log_factorials(n)
+    logpmf = lf[n] - lf[k] - lf[n - k] + k * math.log(p) + (n - k) * math.log1p(-p)
+    return _two_sided(logpmf, int(current))
 
 
 def two_proportion_test(x_current: int, n_current: int, x_previous: int,
@@ -227,12 +230,39 @@ def two_proportion_test(x_current: int, n_current: int, x_previous: int,
     pooled = (x_current + x_previous) / (n_current + n_previous)
     expected = [n * q for n in (n_current, n_previous) for q in (pooled, 1 - pooled)]
     if min(expected) < 5:
-        return float(stats.fisher_exact(table).pvalue)
+        return fisher_exact(table)
     se = math.sqrt(pooled * (1 - pooled) * (1 / n_current + 1 / n_previous))
     if se == 0:
         return 1.0
     z = (x_current / n_current - x_previous / n_previous) / se
-    return float(2 * stats.norm.sf(abs(z)))
+    return float(math.erfc(abs(z) / math.sqrt(2)))
+
+
+def fisher_exact(table: Sequence[Sequence[int]]) -> float:
+    """Two-sided p-value of Fisher's exact test of a 2 x 2 table (margins fixed): the
+    probability of every table no more likely than the one observed."""
+    (a, b), (c, d) = table
+    row, col, n = a + b, a + c, a + b + c + d
+    lo, hi = max(0, col - (n - row)), min(row, col)
+    x = np.arange(lo, hi + 1)
+    lf = _log_factorials(n)
+    logpmf = (lf[row] + lf[n - row] + lf[col] + lf[n - col] - lf[n] - lf[x] - lf[row - x]
+              - lf[col - x] - lf[n - row - col + x])
+    return _two_sided(logpmf, a - lo)
+
+
+def _log_factorials(n: int) -> np.ndarray:
+    """log(k!) for k = 0..n (a cumulative sum of logs: exact enough for p-values)."""
+    return np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n + 1, dtype=np.float64)))])
+
+
+def _two_sided(logpmf: np.ndarray, observed: int) -> float:
+    """Sum of the probabilities no larger than the observed one's (the "minlike" rule, with
+    the same relative tolerance as SciPy so ties of equal probability are kept)."""
+    top = logpmf.max()
+    pmf = np.exp(logpmf - top)
+    keep = pmf <= pmf[observed] * (1 + 1e-7)
+    return float(min(1.0, pmf[keep].sum() * math.exp(top)))
 
 
 def pct_change(previous: float | None, current: float | None) -> float | None:

@@ -113,6 +113,8 @@ class _Table:
     events: Any = None
     coverage: Coverage | None = None
     denied: str | None = None
+    populations: dict[Any, dict[str | None, float]] = field(default_factory=dict)
+    force: _Table | None = None  #: the table whose rows define the force area (incidents)
 
 
 def kpis(session: Session, period: str, *, against: str | None = None,
@@ -173,6 +175,9 @@ def kpis(session: Session, period: str, *, against: str | None = None,
             continue
         t.events = session.events(t.decision, m.table, t.version)
         t.coverage = coverage(t.events)
+    lead = tables.get("incidents")
+    for t in tables.values():
+        t.force = lead if lead is not None and lead.events is not None else None
     last = _last_day(tables.values())
     try:
         current = stats.parse_period(period, last)
@@ -292,7 +297,7 @@ def _count(session: Session, t: _Table, rule: SourceRule, defs: Measures,
            history: list[tuple[int, stats.Period]], by: str | None) -> pd.DataFrame:
     """Exact counts per (group, period) with their cell keys: never leaves unreleased."""
     periods = {"current": current, "previous": previous,
-               **{f"y{y}": p for y, p in history}}
+               **{_key(y, p, previous): p for y, p in history}}
     if _overlap(periods):  # a CASE gives a row to one period only: count each on its own
         parts = [_query(session, t, rule, defs, {name: p}, by) for name, p in periods.items()]
         rows = pd.concat(parts, ignore_index=True)
@@ -363,6 +368,11 @@ def _query(session: Session, t: _Table, rule: SourceRule, defs: Measures,
         return con.sql(sql, params=pos_params + pos_params + bparams + params).df()
 
 
+def _key(year: int, p: stats.Period, previous: stats.Period) -> str:
+    """The name a history period is counted under (the previous period's when the same)."""
+    return "previous" if p == previous else f"y{year}"
+
+
 def _overlap(periods: dict[str, stats.Period]) -> bool:
     spans = sorted((p.start, p.end) for p in periods.values())
     return any(b[0] <= a[1] for a, b in zip(spans, spans[1:], strict=False))
@@ -387,32 +397,41 @@ def _release(session: Session, t: _Table, frame: pd.DataFrame) -> tuple[pd.DataF
 
 def _populations(session: Session, t: _Table, by: str | None) -> dict[str | None, float]:
     """Residents (mid-2015, IoD 2019 File 6) per group: the whole lake's districts, the
-    reader's area, each area or each district."""
+    reader's area, each area or each district (computed once per table and request)."""
+    if by in t.populations:
+        return t.populations[by]
     from vru.geo.boundaries import lsoa_index, lsoa_population
 
-    pop = lsoa_population()
-    per = dict(zip(pop["lsoa11cd"].astype(str), pop["population"].astype(float), strict=True))
-    idx = lsoa_index()
-    lad = dict(zip(idx["lsoa11cd"].astype(str), idx["lad13cd"].astype(str), strict=True))
+    pop = lsoa_population()[["lsoa11cd", "population"]].astype({"lsoa11cd": str})
+    idx = lsoa_index()[["lsoa11cd", "lad13cd"]].astype(str)
+    per = pop.merge(idx, on="lsoa11cd", how="left")
+    out: dict[str | None, float]
     if by == "area":
         from vru.governance.areas import list_areas
 
-        return {a.name: sum(per.get(c, 0.0) for c in a.lsoa11cd)
-                for a in list_areas(session._db)}
-    if by == "district":
-        out: dict[str | None, float] = {}
-        for code, d in lad.items():
-            out[d] = out.get(d, 0.0) + per.get(code, 0.0)
-        return out
-    if t.events.lsoa is not None:
-        return {None: sum(per.get(c, 0.0) for c in t.events.lsoa)}
-    with session.engine(t.events) as con:
-        if "lsoa11cd" not in session.columns(t.events):
-            return {}
-        codes = [r[0] for r in con.sql("SELECT DISTINCT lsoa11cd FROM e_src WHERE lsoa11cd "
-                                       "IS NOT NULL").fetchall()]
-    districts = {lad[c] for c in codes if c in lad}
-    return {None: sum(v for c, v in per.items() if lad.get(c) in districts)}
+        table = per.set_index("lsoa11cd")["population"]
+        out = {a.name: float(table.reindex(list(a.lsoa11cd)).sum())
+               for a in list_areas(session._db)}
+    elif by == "district":
+        out = {str(k): float(v) for k, v in per.groupby("lad13cd")["population"].sum().items()}
+    elif t.events.lsoa is not None:
+        out = {None: float(per.loc[per["lsoa11cd"].isin(t.events.lsoa), "population"].sum())}
+    elif t.force is not None and t.force is not t:  # the lake's force area, from incidents
+        out = _populations(session, t.force, by)
+    else:
+        with session.engine(t.events) as con:
+            if "lsoa11cd" not in session.columns(t.events):
+                return {}
+            codes = con.sql("SELECT DISTINCT lsoa11cd FROM e_src WHERE lsoa11cd IS NOT NULL"
+                            ).df()["lsoa11cd"].astype(str)
+        # the force area: districts where the rows reach at least half the LSOAs (a border
+        # street of a neighbouring force does not bring its whole district in)
+        per["seen"] = per["lsoa11cd"].isin(set(codes))
+        share = per.groupby("lad13cd")["seen"].mean()
+        districts = set(share[share >= 0.5].index)
+        out = {None: float(per.loc[per["lad13cd"].isin(districts), "population"].sum())}
+    t.populations[by] = out
+    return out
 
 
 def _value(frame: pd.DataFrame, period: str, col: str) -> int | None:
@@ -442,7 +461,7 @@ def _record(m: Measure, base: dict[str, Any], g: pd.DataFrame, rule: SourceRule,
     hist: list[tuple[int, float | None]] = []
     for year, p in history:
         whole = all(mo in held for mo in p.months())
-        v = _value(g, f"y{year}", "n") if whole else None
+        v = _value(g, _key(year, p, previous), "n") if whole else None
         hist.append((year, v))
         k.history.append({"period": p.label, "year": year, "count": v, "held": whole})
     label = m.label + (f" in {group}" if group else "")
