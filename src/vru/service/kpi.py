@@ -175,6 +175,9 @@ def kpis(session: Session, period: str, *, against: str | None = None,
             continue
         t.events = session.events(t.decision, m.table, t.version)
         t.coverage = coverage(t.events)
+    asked = [t for t in tables.values() if t.version is not None]
+    if asked and all(t.denied for t in asked):  # nothing may be read: refuse the request
+        raise Denied(asked[0].denied or "denied")
     lead = tables.get("incidents")
     for t in tables.values():
         t.force = lead if lead is not None and lead.events is not None else None
