@@ -76,9 +76,11 @@ def hour_weekday_heatmap(frame: pd.DataFrame, *, title: str | None = None,
     chart = alt.Chart(df).mark_rect().encode(
         x=alt.X("hour:O", title="Hour of day", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("weekday:N", title=None, sort=list(WEEKDAYS)),
+        # quantised: a legend of swatches (readable in print), not a gradient
         color=alt.Color("events:Q", title="Events",
-                        scale=alt.Scale(range=list(reversed(SEQUENTIAL))),
-                        legend=alt.Legend(orient="right")),
+                        scale=alt.Scale(type="quantize", nice=True,
+                                        range=list(reversed(SEQUENTIAL))),
+                        legend=alt.Legend(orient="right", format=",.0f")),
         tooltip=[alt.Tooltip("weekday:N"), alt.Tooltip("hour:O"),
                  alt.Tooltip("events:Q", format=",")],
     ).properties(width=520, height=200)

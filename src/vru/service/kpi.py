@@ -534,3 +534,75 @@ def stats_months(months: list[str]) -> str:
     from vru.lake.coverage import month_runs
 
     return month_runs(months)
+
+
+def series(session: Session, period: str, *, measures: Sequence[str] | None = None,
+           by: str | None = None, years: int = 3, measures_file: str | None = None,
+           purpose: str | None = None, area: str | None = None) -> tuple[pd.DataFrame,
+                                                                          dict[str, Any]]:
+    """Monthly counts of measures up to the end of ``period`` (``years`` years of months),
+    released for the reader: what trend charts draw.
+
+    Returns
+    -------
+    (frame, meta)
+        ``frame``: measure, group, month, n (released; null where suppressed), source;
+        ``meta``: table versions, release, the months shown. Months a measure's source does
+        not hold are left out (missing, never zero).
+    """
+    if by not in BY:
+        raise BadRequest(f"--by {by!r}: give area or district (or nothing for the whole lake)")
+    defs = load_measures(session.home, measures_file)
+    chosen = defs.select(list(measures) if measures else None)
+    held = session.tables()
+    rows, versions, rule_meta = [], {}, None
+    for table in dict.fromkeys(m.table for m in chosen):
+        if table not in held:
+            continue
+        t = _Table(table, held[table])
+        t.decision = session.decide("read", table, purpose=purpose, area=area,
+                                    versions={table: t.version},
+                                    detail={"via": "kpi_series", "request": {
+                                        "period": period, "years": years, "by": by,
+                                        "measures": [m.id for m in chosen]}})
+        t.events = session.events(t.decision, table, t.version)
+        t.coverage = coverage(t.events)
+        versions[table] = t.version
+        try:
+            end = stats.parse_period(period, _last_day([t])).end
+        except stats.PeriodError as exc:
+            raise BadRequest(str(exc)) from None
+        first = date(end.year - years, end.month, 1) if end.month < 12 else \
+            date(end.year - years + 1, 1, 1)
+        months = stats.parse_period(f"{first:%Y-%m}..{end:%Y-%m}").months()
+        for m in chosen:
+            if m.table != table:
+                continue
+            rule, _, _ = _pick(m, t, [stats.parse_period(f"{months[0]}..{months[-1]}")] * 2)
+            if rule is None:
+                continue
+            have = set(t.coverage.months(rule.source))
+            periods = {mo: stats.parse_period(mo) for mo in months if mo in have}
+            if not periods:
+                continue
+            got = _query(session, t, rule, defs, periods, by)
+            got = got.rename(columns={"grp": "group", "period": "month"})
+            got["group"] = got["group"].fillna("").astype(str)
+            # a month held with no event is a true 0: add it so it is drawn (and released)
+            groups = sorted(set(got["group"])) or [""]
+            full = pd.MultiIndex.from_product([groups, list(periods)], names=["group", "month"])
+            got = got.set_index(["group", "month"]).reindex(full).reset_index()
+            for c in ("n", "n_key", "pos", "pos_key", "outcomes_known"):
+                got[c] = got[c].fillna(0).astype("int64")
+            released, rule_obj = session.release(
+                got[["group", "month", "n", "n_key"]], t.decision, ["n"], keys={"n": "n_key"},
+                groups=["group", "month"])
+            rule_meta = rule_obj.as_meta()
+            released["measure"], released["source"] = m.id, rule.source
+            rows.append(released)
+    frame = (pd.concat(rows, ignore_index=True) if rows else
+             pd.DataFrame(columns=["group", "month", "n", "measure", "source"]))
+    frame["group"] = frame["group"].replace("", None)
+    frame = frame.sort_values(["measure", "group", "month"], na_position="first")
+    return frame.reset_index(drop=True)[["measure", "group", "month", "n", "source"]], {
+        "table_versions": versions, "release": rule_meta, "years": years}
