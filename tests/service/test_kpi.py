@@ -12,7 +12,6 @@ from tests.service.demo_home import PW, demo_home
 
 from vru.analysis.kpi import pct_change
 from vru.service import BadRequest, Denied, admin, open_session
-from vru.service.demo import build as _unused_build  # noqa: F401  (the fixture builds with it)
 from vru.service.ingest import ingest
 
 MANIFEST_POSITIVE = [1, 2, 3, 4, 6, 7, 8]
