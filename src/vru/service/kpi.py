@@ -191,9 +191,12 @@ def kpis(session: Session, period: str, *, against: str | None = None,
         raise BadRequest("a 28-day period is compared with another 28-day period")
     records: list[Kpi] = []
     rules: dict[str, Any] = {}
+    picked = {m.id: _pick(m, tables[m.table], [current, previous]) for m in chosen}
+    frames = _count_all(session, tables, chosen, picked, defs, current, previous, by)
     for m in chosen:
         t = tables[m.table]
-        records += _measure(session, m, t, defs, current, previous, by, rules)
+        records += _measure(session, m, t, defs, current, previous, by, rules, picked[m.id],
+                            frames.get(m.id))
     meta = {
         "period": current.as_dict(), "previous": previous.as_dict(), "by": by,
         "table_versions": {t.name: t.version for t in tables.values() if t.version is not None},
@@ -262,15 +265,9 @@ def _pick(m: Measure, t: _Table, periods: list[stats.Period]
                       f"{periods[1].label}")
 
 
-def _measure(session: Session, m: Measure, t: _Table, defs: Measures, current: stats.Period,
-             previous: stats.Period, by: str | None, rules: dict[str, Any]) -> list[Kpi]:
-    base = {"measure": m.id, "label": m.label, "period": current.label,
-            "previous_period": previous.label, "table": m.table, "table_version": t.version}
-    rule, missing, why = _pick(m, t, [current, previous])
-    if rule is None:
-        return [Kpi(**base, available=False, note=why,
-                    wording=f"{m.label}: not available — {why}")]
-    # history: the same period in earlier years, as far back as the source holds
+def _history(current: stats.Period, t: _Table, rule: SourceRule
+             ) -> list[tuple[int, stats.Period]]:
+    """The same period in earlier years, as far back as the source holds."""
     history: list[tuple[int, stats.Period]] = []
     first = min(t.coverage.months(rule.source))
     for k in range(1, HISTORY_YEARS + 1):
@@ -278,7 +275,41 @@ def _measure(session: Session, m: Measure, t: _Table, defs: Measures, current: s
         if p is None or p.months()[-1] < first:
             break
         history.append((p.start.year, p))
-    frame = _count(session, t, rule, defs, current, previous, history, by)
+    return history
+
+
+def _count_all(session: Session, tables: dict[str, _Table], chosen: list[Measure],
+               picked: dict[str, Any], defs: Measures, current: stats.Period,
+               previous: stats.Period, by: str | None) -> dict[str, pd.DataFrame]:
+    """Exact counts of every available measure, one scan per (table, source): measure id ->
+    its frame (group, period, n, keys, positives)."""
+    batches: dict[tuple[str, str], list[Measure]] = {}
+    for m in chosen:
+        rule = picked[m.id][0]
+        if rule is not None:
+            batches.setdefault((m.table, rule.source), []).append(m)
+    out: dict[str, pd.DataFrame] = {}
+    for (table, _source), ms in batches.items():
+        t = tables[table]
+        rules = [picked[m.id][0] for m in ms]
+        history = _history(current, t, rules[0])
+        frame = _count(session, t, rules, defs, current, previous, history, by)
+        for i, m in enumerate(ms):
+            out[m.id] = frame[frame["idx"] == i].drop(columns=["idx"]).reset_index(drop=True)
+    return out
+
+
+def _measure(session: Session, m: Measure, t: _Table, defs: Measures, current: stats.Period,
+             previous: stats.Period, by: str | None, rules: dict[str, Any],
+             picked: tuple[SourceRule | None, list[str], str | None],
+             frame: pd.DataFrame | None) -> list[Kpi]:
+    base = {"measure": m.id, "label": m.label, "period": current.label,
+            "previous_period": previous.label, "table": m.table, "table_version": t.version}
+    rule, missing, why = picked
+    if rule is None or frame is None:
+        return [Kpi(**base, available=False, note=why,
+                    wording=f"{m.label}: not available — {why}")]
+    history = _history(current, t, rule)
     released, rel = _release(session, t, frame)
     rules[m.table] = rel.as_meta()
     cov_months = set(t.coverage.months(rule.source))
@@ -295,34 +326,41 @@ def _measure(session: Session, m: Measure, t: _Table, defs: Measures, current: s
     return out
 
 
-def _count(session: Session, t: _Table, rule: SourceRule, defs: Measures,
+def _count(session: Session, t: _Table, rules: list[SourceRule], defs: Measures,
            current: stats.Period, previous: stats.Period,
            history: list[tuple[int, stats.Period]], by: str | None) -> pd.DataFrame:
-    """Exact counts per (group, period) with their cell keys: never leaves unreleased."""
+    """Exact counts per (measure index, group, period) with their cell keys: they never
+    leave this module unreleased."""
     periods = {"current": current, "previous": previous,
                **{_key(y, p, previous): p for y, p in history}}
     if _overlap(periods):  # a CASE gives a row to one period only: count each on its own
-        parts = [_query(session, t, rule, defs, {name: p}, by) for name, p in periods.items()]
+        parts = [_query(session, t, rules, defs, {name: p}, by) for name, p in periods.items()]
         rows = pd.concat(parts, ignore_index=True)
     else:
-        rows = _query(session, t, rule, defs, periods, by)
+        rows = _query(session, t, rules, defs, periods, by)
     rows = rows.rename(columns={"grp": "group"})
     rows["group"] = rows["group"].fillna("").astype(str)
     return rows
 
 
-def _query(session: Session, t: _Table, rule: SourceRule, defs: Measures,
+def _query(session: Session, t: _Table, rules: list[SourceRule], defs: Measures,
            periods: dict[str, stats.Period], by: str | None) -> pd.DataFrame:
+    """One scan of the governed view for every rule (all of one source): columns grp,
+    period, idx (the rule's index), n, n_key, pos, pos_key, outcomes_known."""
     from vru.service.dimensions import dimension
 
     grained = next(iter(periods.values())).month_grained
     with session.engine(t.events) as con:
         cols = set(session.columns(t.events))
-        cond, params = rule.where(cols)
-        conds = [f"({cond})"]
+        flags, fparams = [], []
+        for i, rule in enumerate(rules):
+            cond, p = rule.where(cols)
+            flags.append(f"coalesce({cond}, false) AS m{i}")
+            fparams += p
+        conds, params = [], []
         if "source" in cols:
             conds.append("e.source = ?")
-            params.append(rule.source)
+            params.append(rules[0].source)
         joins, group = "", "''"
         if by is not None:
             dim = dimension(by, cols)
@@ -344,6 +382,7 @@ def _query(session: Session, t: _Table, rule: SourceRule, defs: Measures,
                  f"e.{RECORD_KEY}" if keyed else f"0 AS {RECORD_KEY}"]
         is_pos = ("outcome_code IN (" + ", ".join("?" * len(positive)) + ")"
                   if has_outcome and positive else "FALSE")
+        pos_params = positive if is_pos != "FALSE" else []
         if grained:
             day = "e.month"
             bounds = {name: (p.months()[0], p.months()[-1]) for name, p in periods.items()}
@@ -359,16 +398,33 @@ def _query(session: Session, t: _Table, rule: SourceRule, defs: Measures,
         months = [mo for p in periods.values() for mo in (p.months()[0], p.months()[-1])]
         conds.append("e.month BETWEEN ? AND ?")
         params += [min(months), max(months)]
-        sql = (f"SELECT grp, period, count(*) AS n, "
-               f"CAST(coalesce(sum({RECORD_KEY}), 0) % 256 AS BIGINT) AS n_key, "
-               f"count(*) FILTER (WHERE {is_pos}) AS pos, "
-               f"CAST(coalesce(sum({RECORD_KEY}) FILTER (WHERE {is_pos}), 0) % 256 AS BIGINT) "
-               "AS pos_key, count(outcome_code) AS outcomes_known FROM ("
+        # one aggregate set per rule, side by side: the parameters follow the text's order
+        outer, oparams = [], []
+        for i in range(len(rules)):
+            outer.append(
+                f"count(*) FILTER (WHERE m{i}) AS n_{i}, "
+                f"CAST(coalesce(sum({RECORD_KEY}) FILTER (WHERE m{i}), 0) % 256 AS BIGINT) "
+                f"AS n_key_{i}, count(*) FILTER (WHERE m{i} AND {is_pos}) AS pos_{i}, "
+                f"CAST(coalesce(sum({RECORD_KEY}) FILTER (WHERE m{i} AND {is_pos}), 0) % 256 "
+                f"AS BIGINT) AS pos_key_{i}, count(outcome_code) FILTER (WHERE m{i}) "
+                f"AS outcomes_known_{i}")
+            oparams += pos_params + pos_params
+        any_flag = " OR ".join(f"m{i}" for i in range(len(rules)))
+        sql = (f"SELECT grp, period, {', '.join(outer)} FROM ("
                f"SELECT {group} AS grp, CASE {' '.join(cases)} END AS period, "
-               f"{', '.join(inner)} FROM e_src e {joins} WHERE {' AND '.join(conds)}) "
-               "WHERE period IS NOT NULL GROUP BY ALL")
-        pos_params = positive if is_pos != "FALSE" else []
-        return con.sql(sql, params=pos_params + pos_params + bparams + params).df()
+               f"{', '.join(inner)}, {', '.join(flags)} FROM e_src e {joins} "
+               f"WHERE {' AND '.join(conds)}) WHERE period IS NOT NULL AND ({any_flag}) "
+               "GROUP BY ALL")
+        wide = con.sql(sql, params=oparams + bparams + fparams + params).df()
+    parts = []
+    for i in range(len(rules)):
+        part = wide[["grp", "period", f"n_{i}", f"n_key_{i}", f"pos_{i}", f"pos_key_{i}",
+                     f"outcomes_known_{i}"]].copy()
+        part.columns = ["grp", "period", "n", "n_key", "pos", "pos_key", "outcomes_known"]
+        part = part[part["n"] > 0]  # a group with none of this measure: absent, as before
+        part.insert(2, "idx", i)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True) if parts else wide
 
 
 def _key(year: int, p: stats.Period, previous: stats.Period) -> str:
@@ -585,7 +641,7 @@ def series(session: Session, period: str, *, measures: Sequence[str] | None = No
             periods = {mo: stats.parse_period(mo) for mo in months if mo in have}
             if not periods:
                 continue
-            got = _query(session, t, rule, defs, periods, by)
+            got = _query(session, t, [rule], defs, periods, by).drop(columns=["idx"])
             got = got.rename(columns={"grp": "group", "period": "month"})
             got["group"] = got["group"].fillna("").astype(str)
             # a month held with no event is a true 0: add it so it is drawn (and released)
