@@ -13,7 +13,7 @@ restricted reader is derived from an exact count.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
@@ -120,7 +120,8 @@ class _Table:
 def kpis(session: Session, period: str, *, against: str | None = None,
          measures: Sequence[str] | None = None, by: str | None = None,
          measures_file: str | None = None, positive_outcome_types: Sequence[int] | None = None,
-         purpose: str | None = None, area: str | None = None) -> KpiReport:
+         purpose: str | None = None, area: str | None = None,
+         versions: Mapping[str, int] | None = None) -> KpiReport:
     """Headline KPIs for ``period`` against the period before (or ``against``).
 
     Parameters
@@ -142,6 +143,9 @@ def kpis(session: Session, period: str, *, against: str | None = None,
     positive_outcome_types
         Home Office outcome types counted as positive (default from the measures settings:
         1-8).
+    versions
+        Read these table versions (table -> Delta version) instead of the current ones: a
+        re-run at the versions a briefing names gives its numbers again.
 
     Returns
     -------
@@ -153,7 +157,7 @@ def kpis(session: Session, period: str, *, against: str | None = None,
     if by not in BY:
         raise BadRequest(f"--by {by!r}: give area or district (or nothing for the whole lake)")
     request = {"period": period, "against": against, "measures": list(measures or []),
-               "by": by}
+               "by": by, "versions": dict(versions or {})}
     defs = load_measures(session.home, measures_file,
                          list(positive_outcome_types) if positive_outcome_types else None)
     chosen = defs.select(list(measures) if measures else None)
@@ -165,7 +169,9 @@ def kpis(session: Session, period: str, *, against: str | None = None,
         t = tables[m.table] = _Table(m.table)
         if m.table not in held:
             continue
-        t.version = held[m.table]
+        t.version = int((versions or {}).get(m.table, held[m.table]))
+        if not 0 <= t.version <= held[m.table]:
+            raise BadRequest(f"{m.table} has versions 0..{held[m.table]}; asked {t.version}")
         try:
             t.decision = session.decide("read", m.table, purpose=purpose, area=area,
                                         versions={m.table: t.version},
