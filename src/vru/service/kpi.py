@@ -180,7 +180,7 @@ def kpis(session: Session, period: str, *, against: str | None = None,
             t.denied = exc.reason
             continue
         t.events = session.events(t.decision, m.table, t.version)
-        t.coverage = coverage(t.events)
+        t.coverage = _coverage(t.events)
     asked = [t for t in tables.values() if t.version is not None]
     if asked and all(t.denied for t in asked):  # nothing may be read: refuse the request
         raise Denied(asked[0].denied or "denied")
@@ -217,6 +217,25 @@ def kpis(session: Session, period: str, *, against: str | None = None,
                                              "expected cell is below 5)"},
     }
     return KpiReport(records, meta)
+
+
+#: Coverage and force-area LSOAs per (home, table, version, area): a table version never
+#: changes, so they are computed once per process.
+_CACHE: dict[tuple[Any, ...], Any] = {}
+_CACHE_SIZE = 32
+
+
+def _cached(key: tuple[Any, ...], make: Any) -> Any:
+    if key not in _CACHE:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = make()
+    return _CACHE[key]
+
+
+def _coverage(events: Any) -> Coverage:
+    return _cached(("coverage", str(events.home), events.table, events.version, events.lsoa),
+                   lambda: coverage(events))
 
 
 def _release_meta(session: Session, tables: dict[str, _Table],
@@ -484,11 +503,16 @@ def _populations(session: Session, t: _Table, by: str | None) -> dict[str | None
     elif t.force is not None and t.force is not t:  # the lake's force area, from incidents
         out = _populations(session, t.force, by)
     else:
-        with session.engine(t.events) as con:
-            if "lsoa11cd" not in session.columns(t.events):
-                return {}
-            codes = con.sql("SELECT DISTINCT lsoa11cd FROM e_src WHERE lsoa11cd IS NOT NULL"
-                            ).df()["lsoa11cd"].astype(str)
+        def seen() -> list[str] | None:
+            with session.engine(t.events) as con:
+                if "lsoa11cd" not in session.columns(t.events):
+                    return None
+                return con.sql("SELECT DISTINCT lsoa11cd FROM e_src WHERE lsoa11cd IS NOT "
+                               "NULL").df()["lsoa11cd"].astype(str).tolist()
+
+        codes = _cached(("lsoas", str(t.events.home), t.name, t.version), seen)
+        if codes is None:
+            return {}
         # the force area: districts where the rows reach at least half the LSOAs (a border
         # street of a neighbouring force does not bring its whole district in)
         per["seen"] = per["lsoa11cd"].isin(set(codes))
@@ -628,7 +652,7 @@ def series(session: Session, period: str, *, measures: Sequence[str] | None = No
                                         "period": period, "years": years, "by": by,
                                         "measures": [m.id for m in chosen]}})
         t.events = session.events(t.decision, table, t.version)
-        t.coverage = coverage(t.events)
+        t.coverage = _coverage(t.events)
         versions[table] = t.version
         try:
             end = stats.parse_period(period, _last_day([t])).end
