@@ -104,6 +104,7 @@ def test_counts_equal_the_lake(analyst, kpis_2020):
         "SELECT count(*) FROM ed_assaults WHERE month LIKE '2020-%' AND weapon = "
         "'knife or sharp object'").column(0)[0].as_py()
     assert sharp.source == "ed_assaults" and sharp.rate_per_1000 is not None
+    assert kpis_2020.get("ed_assaults").wording.startswith("ED assault attendances are down")
 
 
 def test_default_positive_outcomes_are_types_1_to_8(analyst):

@@ -561,8 +561,8 @@ def _record(m: Measure, base: dict[str, Any], g: pd.DataFrame, rule: SourceRule,
         return k
     if k.current is not None and k.previous is not None:
         k.change_pct = _round(stats.pct_change(k.previous, k.current), 1)
-        k.p_value = _round(stats.poisson_test(k.current, k.previous, current.days,
-                                              previous.days), 4)
+        k.p_value = _sig(stats.poisson_test(k.current, k.previous, current.days,
+                                            previous.days))
         k.significant = (k.p_value is not None and k.p_value < defs.significance
                          and k.current != k.previous)
     if k.current is not None:
@@ -572,7 +572,7 @@ def _record(m: Measure, base: dict[str, Any], g: pd.DataFrame, rule: SourceRule,
     falling = k.change_pct is not None and k.change_pct < 0
     since = k.lowest_since if falling else k.highest_since
     k.wording = stats.describe_change(label, k.previous, k.current, k.p_value,
-                                      alpha=defs.significance, since=since)
+                                      alpha=defs.significance, since=since, plural=m.plural)
     if falling and since is None and k.record_low_since is not None:
         k.wording += f" (the lowest of every {current.kind.replace('_', ' ')} held since " \
                      f"{k.record_low_since})"
@@ -600,7 +600,7 @@ def _outcomes(k: Kpi, g: pd.DataFrame, m: Measure, defs: Measures, current: stat
     r1, r0 = x1 / n1, x0 / n0
     k.positive_outcome_rate, k.previous_positive_outcome_rate = round(r1, 4), round(r0, 4)
     k.positive_outcome_rate_change_pct = _round(stats.pct_change(r0, r1), 1)
-    k.positive_outcome_p_value = _round(stats.two_proportion_test(x1, n1, x0, n0), 4)
+    k.positive_outcome_p_value = _sig(stats.two_proportion_test(x1, n1, x0, n0))
     k.positive_outcome_wording = stats.describe_change(
         what, r0, r1, k.positive_outcome_p_value, alpha=defs.significance,
         rate=(f"{100 * r0:.1f}%", f"{100 * r1:.1f}%")) + (
@@ -610,6 +610,11 @@ def _outcomes(k: Kpi, g: pd.DataFrame, m: Measure, defs: Measures, current: stat
 
 def _round(v: float | None, digits: int) -> float | None:
     return None if v is None or (isinstance(v, float) and math.isnan(v)) else round(v, digits)
+
+
+def _sig(p: float) -> float | None:
+    """A p-value to four significant figures (tiny ones stay tiny, not 0)."""
+    return None if math.isnan(p) else float(f"{p:.4g}")
 
 
 def _num(v: int | None) -> str:
