@@ -242,6 +242,25 @@ def test_member_sees_their_area_only(member, analyst):
         assert (v is None and 1 <= e <= 7) or v == int((e + 2.5) // 5 * 5)
     with pytest.raises(Denied):
         member.kpis("2020", area="slough")
+    districts = member.kpis("2020", measures=["personal_robbery"], by="district")
+    assert [k.group for k in districts.records] == ["E06000038"]  # Reading only
+
+
+def test_partner_data_owner_gets_their_own_dataset_only(demo):
+    s = open_session(demo[0], user="pat", password=PW)
+    try:
+        r = s.kpis("2020")
+        with pytest.raises(Denied, match="own datasets"):
+            s.kpis("2020", measures=["knife_crime", "homicide"])
+    finally:
+        s.close()
+    for k in r.records:
+        if k.table == "ed_assaults":
+            assert k.available and k.current is not None
+        else:
+            assert not k.available and k.current is None and k.previous is None
+            assert k.note.startswith("not available to you: partner data owners")
+    assert r.meta["table_versions"]["incidents"] is not None
 
 
 def test_member_cannot_get_exact_small_counts_with_a_measures_file(member, tmp_path):
