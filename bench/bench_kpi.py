@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -31,12 +32,21 @@ from vru.service import open_session
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
+CPU: list[float] = []  #: CPU seconds (user + system) of each CLI run, in order
+
+
 def _cli(home: Path, *args: str) -> float:
+    """Wall seconds of one whole CLI process (its CPU seconds appended to `CPU`: on a shared
+    machine the CPU time says what an idle one would take)."""
     env = {**os.environ, "PYTHONPATH": SRC}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     subprocess.run([sys.executable, "-m", "vru.cli", "--home", str(home), *args], check=True,
                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return wall
 
 
 def _peer(home: Path) -> float:
@@ -99,6 +109,8 @@ def main() -> None:
     by_area = time.perf_counter() - t
     s.close()
     cli = [_cli(home, "kpi", "--period", "2020", "--format", "json") for _ in range(args.runs)]
+    cli_cpu = list(CPU)
+    CPU.clear()
 
     from vru.report.briefing import write_briefing
 
@@ -117,9 +129,12 @@ def main() -> None:
     print(f"Session.kpis('2020') first call {first:.3f} s, warm median {w:.3f} s "
           f"(peer/vru {peer / w:.2f}); by area {by_area:.3f} s")
     print(f"vru kpi --period 2020 --format json, whole process: median "
-          f"{statistics.median(cli):.2f} s (min {min(cli):.2f})")
+          f"{statistics.median(cli):.2f} s wall (min {min(cli):.2f}), "
+          f"{statistics.median(cli_cpu):.2f} s CPU")
     print(f"briefing in process: median {statistics.median(inproc):.1f} s; whole `vru report "
-          f"briefing` process: median {statistics.median(whole):.1f} s")
+          f"briefing` process: median {statistics.median(whole):.1f} s wall (min "
+          f"{min(whole):.1f}), {statistics.median(CPU):.1f} s CPU")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if tmp is not None:
         tmp.cleanup()
 

@@ -192,6 +192,10 @@ def test_bad_requests(analyst):
         analyst.kpis("2020", measures=["knife"])
     with pytest.raises(BadRequest, match="area or district"):
         analyst.kpis("2020", by="lsoa")
+    with pytest.raises(BadRequest, match="28-day"):
+        analyst.kpis("28d:2020-12-31", against="2019-12")
+    with pytest.raises(BadRequest, match="28-day"):
+        analyst.kpis("2020-12", against="28d:2019-12-31")
 
 
 def test_a_homes_measures_file_adds_and_overrides(analyst, tmp_path):

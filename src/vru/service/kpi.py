@@ -139,7 +139,8 @@ def kpis(session: Session, period: str, *, against: str | None = None,
         None (the whole lake as the reader sees it), ``"area"`` (task-force areas) or
         ``"district"``.
     measures_file
-        A measures TOML adding to or overriding the shipped and the home's.
+        A measures TOML adding to or overriding the shipped and the home's: a path on the
+        machine running vru (a face serving other people must not pass paths they give).
     positive_outcome_types
         Home Office outcome types counted as positive (default from the measures settings:
         1-8).
@@ -193,8 +194,10 @@ def kpis(session: Session, period: str, *, against: str | None = None,
         previous = (stats.parse_period(against, last) if against else current.previous())
     except stats.PeriodError as exc:
         raise BadRequest(str(exc)) from None
-    if against and previous.days != current.days and current.kind == "days_28":
-        raise BadRequest("a 28-day period is compared with another 28-day period")
+    if previous.month_grained != current.month_grained or (
+            current.kind == "days_28" and previous.days != current.days):
+        raise BadRequest("a 28-day period is compared with another 28-day period (e.g. "
+                         "--period 28d:2020-12-31 --against 28d:2019-12-31)")
     records: list[Kpi] = []
     rules: dict[str, Any] = {}
     picked = {m.id: _pick(m, tables[m.table], [current, previous]) for m in chosen}
