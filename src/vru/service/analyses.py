@@ -75,6 +75,10 @@ class Analysis:
         for their area).
     run
         ``(session, decision, events, params) -> result`` with counts already released.
+    kind
+        ``"descriptive"`` (where and when events were) or ``"predictive"`` (where they will
+        be: forecasts). The kind is recorded in every decision's audit entry with the
+        purpose, so the ethics board can review, and later gate, predictive use apart.
     """
 
     name: str
@@ -83,6 +87,7 @@ class Analysis:
     finest: Level
     area_restrictable: bool
     run: Callable[[Session, Decision, Events, dict[str, Any]], Any]
+    kind: str = "descriptive"
 
 
 def _restricted(decision: Decision) -> bool:
@@ -184,7 +189,38 @@ def _accuracy(session: Session, decision: Decision, events: Events, params: dict
                                   hit_rate=float("nan") if rate is None else rate)
         result.repeats = result.repeats.iloc[0:0]  # exact counts per repeat threshold
         result.released = out
+        if result.table is not None:
+            result.table = _released_scores(session, decision, result.table)
+        result.curve = None  # a curve of exact hit rates at every share: not released
     result.meta["release"] = rule.as_meta()
+    return result
+
+
+def _released_scores(session: Session, decision: Decision, table: pd.DataFrame) -> pd.DataFrame:
+    """A fixed-share score table for a restricted reader: hits and events released, hit rate
+    and PAI recomputed from them; PEI, PEI* and RRI (ratios of exact counts that could
+    reveal a small one) withheld."""
+    t = table.copy()
+    for col in ("hits", "events"):
+        t[col] = np.rint(t[col].to_numpy(dtype=np.float64)).astype(np.int64)
+    out, _ = session.release(t[["hits", "events"]], decision, ["hits", "events"])
+    hits = pd.to_numeric(out["hits"], errors="coerce").to_numpy(dtype=np.float64)
+    events = pd.to_numeric(out["events"], errors="coerce").to_numpy(dtype=np.float64)
+    t["hits"], t["events"] = hits, events
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t["hit_rate"] = hits / events
+        t["PAI"] = t["hit_rate"] / t["area_share"]
+    t[["PEI", "PEI_star", "RRI"]] = np.nan
+    return t
+
+
+def _forecast(session: Session, decision: Decision, events: Events, params: dict[str, Any]):
+    from vru.analysis import forecast as fc
+
+    p = dict(params)
+    run = fc.backtest if p.pop("backtest", False) else fc.forecast
+    result = run(events, **p)
+    result.meta["release"] = session.release_rule(decision).as_meta()
     return result
 
 
@@ -203,10 +239,15 @@ ANALYSES: dict[str, Analysis] = {a.name: a for a in (
              ("incidents",), Level.AGGREGATE, True, _accuracy),
     Analysis("density", "kernel density surface of located events", ("incidents",),
              Level.RECORD, True, _density),
+    # forecasts: where events will be. Record level: each cell's score carries its recent
+    # exact counts (the naive term) and single events' near-repeat kernels.
+    Analysis("forecast", "forecast map of where events will be (naive, ProMap, SEPP, "
+             "ensemble), or its rolling-origin backtest", ("incidents",), Level.RECORD, True,
+             _forecast, kind="predictive"),
 )}
 
 #: Analyses whose study area is drawn from LSOA boundaries (a home's own, when loaded).
-USES_BOUNDARIES = frozenset({"gistar", "emerging", "moran", "accuracy"})
+USES_BOUNDARIES = frozenset({"gistar", "emerging", "moran", "accuracy", "forecast"})
 
 #: Errors an analysis raises for a request that cannot run as asked.
 REQUEST_ERRORS = (AggregationError, MonthPrecisionError, ValueError, KeyError)
@@ -224,7 +265,7 @@ def analyse(session: Session, name: str, *, purpose: str | None = None,
     versions = {t: session.version(t) for t in spec.reads}
     decision = session.decide("analyse", f"analysis:{name}", purpose=purpose, area=area,
                               inputs=spec.reads, versions=versions, needs=spec.finest,
-                              detail={"params": _jsonable(params)})
+                              detail={"params": _jsonable(params), "kind": spec.kind})
     if decision.row_filter is not None and not spec.area_restrictable:
         raise session.refuse("analyse", f"analysis:{name}", f"{name} cannot be limited to an "
                              "area, and you may see one area only", "policy", None, purpose)
@@ -240,6 +281,8 @@ def analyse(session: Session, name: str, *, purpose: str | None = None,
         _release_totals(session, decision, result.meta)
     result.meta["area"] = events.area
     result.meta["audit_seq"] = decision.audit_seq
+    result.meta["kind"] = spec.kind
+    result.meta["purpose"] = purpose or session.purpose
     return result
 
 
