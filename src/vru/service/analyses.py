@@ -171,10 +171,11 @@ def _accuracy(session: Session, decision: Decision, events: Events, params: dict
     map_from, map_to = p.pop("map_from"), p.pop("map_to")
     min_class = p.pop("min_class", 2)
     start, end = p.pop("start"), p.pop("end")
+    shares = p.pop("shares", None)
     releaser = CountReleaser(session, decision) if _restricted(decision) else None
     hot = hotspots.gistar(events, start=map_from, end=map_to, release=releaser, **p)
     result = hotspots.accuracy(hot, events, start, end, min_class=min_class,
-                               lsoa_paths=p.get("lsoa_paths"))
+                               lsoa_paths=p.get("lsoa_paths"), shares=shares)
     rule = session.release_rule(decision, keyed=False)
     if _restricted(decision):
         frame = result.frame
