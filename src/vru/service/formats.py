@@ -49,6 +49,12 @@ def _png(result: Any, path: Path) -> Path:
         return outputs.plot_forecast(result, path)
     if getattr(result, "curve", None) is not None:
         return outputs.plot_hit_rate_curve(result.curve, path)
+    if getattr(result, "table", None) is not None:
+        # a restricted reader's accuracy: the curve through the released fixed shares only
+        t = result.table[result.table["at"] != "own"]
+        wide = t.pivot(index="area_share", columns="map", values="hit_rate").reset_index()
+        return outputs.plot_hit_rate_curve(wide, path, title="Hit rate at fixed shares of "
+                                           "the area (released figures)")
     if hasattr(result, "frame") and "class" in getattr(result.frame, "columns", []):
         return outputs.plot_classes(result, path)
     raise BadRequest(f"{path}: this output has no picture; write .csv or .parquet")

@@ -40,7 +40,8 @@ FEATURES: dict[str, str] = {
 }
 
 #: Used when the lake holds fewer than `MIN_ORIGINS` earlier origins to learn from: naive
-#: counts, their 250 m smoothing, and all recorded crime as context. Chosen on the development origins of docs/analysis.md.
+#: counts, their 250 m smoothing, and all recorded crime as context. Chosen on the
+#: development origins of docs/analysis.md.
 DEFAULT_WEIGHTS: dict[str, float] = {"naive": 1.0, "smooth_250": 0.3, "context": 0.5}
 
 #: The grid of weights tried for each term.
