@@ -91,7 +91,7 @@ def fit_sepp(
     background_bandwidth: float = 300.0,
     max_distance: float = 500.0,
     max_days: float = 60.0,
-    cell: float = 50.0,
+    cell: float = 100.0,
     iterations: int = 60,
     tol: float = 1e-4,
     start: tuple[float, float, float] = (0.1, 0.2, 100.0),
