@@ -604,8 +604,8 @@ def hotspots_density(
     category: Annotated[list[str] | None, typer.Option(help="Crime type(s).")] = None,
     cell_size: Annotated[float, typer.Option(help="Grid cell size in metres.")] = 100.0,
     bandwidth: Annotated[float | None, typer.Option(
-        help="Search radius in metres (default: ArcGIS's rule from the points' spread).")
-    ] = None,
+        help="Search radius in metres (default 300 m: the radius held-out months favour; "
+             "ArcGIS's rule oversmooths, see docs/analysis.md).")] = None,
     kernel: Annotated[str, typer.Option(help="quartic (ArcGIS) or gaussian.")] = "quartic",
     start: Annotated[str | None, typer.Option("--from", help="First month, YYYY-MM.")] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last month, YYYY-MM.")] = None,

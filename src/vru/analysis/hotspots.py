@@ -537,6 +537,10 @@ def times(
                                 no_time=no_time, **extra), seasonality, trend, keys)
 
 
+#: The density's default search radius, metres (see `density`).
+DEFAULT_BANDWIDTH = 300.0
+
+
 @dataclass
 class DensityResult:
     """A kernel density grid with the lake versions and parameters."""
@@ -557,11 +561,19 @@ def density(
     *,
     offence_group: str | Sequence[str] | None = None,
     offence_code: str | Sequence[str] | None = None,
+    bandwidth_rule: str | None = None,
 ) -> DensityResult:
     """Kernel density of located events (BNG), by binned FFT.
 
     Events are first grouped in SQL to distinct points with counts (which the density takes as
     weights), so only distinct points leave the engine.
+
+    The default search radius is `DEFAULT_BANDWIDTH` (300 m), the radius held-out scoring
+    supports: on the real Thames Valley months (maps to 2018-10 and to 2018-11, scored on
+    the month after, 250 m cells) radii of 150–350 m catch 44–47 times their share of
+    violence at 1 % of the area, 1 km 39, and ArcGIS's rule (4.3–4.6 km there) 24–25: that
+    rule oversmooths a hotspot map. ``bandwidth_rule="arcgis"`` (or ``"silverman"``) asks
+    for a rule instead.
     """
     filters = _filters(category, offence_group, offence_code, source, start, end)
     events = as_events(lake)
@@ -578,15 +590,17 @@ def density(
         con.close()
     if pts.empty:
         raise AggregationError("no located events match the filters")
+    if bandwidth is None and bandwidth_rule is None:
+        bandwidth = DEFAULT_BANDWIDTH
     g = kernel_density(pts["x"], pts["y"], cell_size, bandwidth=bandwidth, kernel=kernel,
-                       weights=pts["n"].astype(float))
+                       weights=pts["n"].astype(float), bandwidth_rule=bandwidth_rule or "arcgis")
     p = {**{k: v for k, v in filters.items() if k != "area_lsoa"}, "cell_size": cell_size,
          "bandwidth": g.bandwidth, "kernel": kernel}
     cov = _coverage_meta(lake, filters["start"], filters["end"], filters["source"])
     return DensityResult(g, _meta("density", versions, p, cov, events=int(pts["n"].sum())))
 
 
-__all__ += ["DensityResult"]
+__all__ += ["DEFAULT_BANDWIDTH", "DensityResult"]
 
 
 def moran(
