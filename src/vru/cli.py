@@ -636,9 +636,10 @@ def hotspots_accuracy(
     min_class: Annotated[int, typer.Option(help="Gi* class that makes a hotspot (2 = 95%).")
                          ] = 2,
     map_kind: Annotated[str, typer.Option(
-        "--map", help="The map to score: gistar (Gi* of --map-from..--map-to), or a forecast "
-                      "made at --map-to: naive, promap, sepp, ensemble (record-level roles; "
-                      "--from must be the month after --map-to, --cell grid:SIZE).")
+        "--map", help="The map to score: gistar (Gi* of --map-from..--map-to); or, made "
+                      "at --map-to (record-level roles; --from the month after --map-to; "
+                      "--cell grid:SIZE): naive, promap, sepp, ensemble, density (300 m), or "
+                      "a FILE.parquet/.csv with columns cell and score.")
     ] = "gistar",
     shares: Annotated[str, typer.Option(help="Shares of the area to score at, e.g. "
                                              "0.01,0.02,0.05,0.1.")] = "0.01,0.02,0.05,0.1",
@@ -672,9 +673,12 @@ def hotspots_accuracy(
         table = r.table
     else:
         horizon = _months_between(map_to, start, end)
+        is_file = Path(map_kind).suffix.lower() in (".parquet", ".csv")
+        extra: dict[str, Any] = ({"map_file": str(Path(map_kind).resolve()), "models": []}
+                                 if is_file else {"models": [map_kind]})
         r = _analyse("forecast", purpose, area_name, backtest=True, category=category,
                      start=map_from, end=end, origins=[map_to], horizon=horizon, cell=cell,
-                     source=source, models=[map_kind], shares=at)
+                     source=source, shares=at, **extra)
         table = r.frame.rename(columns={"model": "map"}).drop(columns=["origin"])
     if table is not None:
         cols = ["map", "at", "area_share", "hits", "events", "hit_rate", "PAI", "PEI",

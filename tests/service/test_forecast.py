@@ -126,3 +126,27 @@ def test_a_restricted_accuracy_table_is_released(world: World):
                              & world.incidents["month"].between("2020-04", "2020-12")]
     want = nhs(len(area_a))
     assert (None if np.isnan(shown) else int(shown)) == want
+
+
+def test_a_map_file_is_scored_beside_naive(world: World, tmp_path: Path):
+    """A user's file of cell scores is scored on the same cells and shares as naive counts:
+    the naive forecast written to a file scores exactly as naive does."""
+    from vru.service import BadRequest
+    from vru.service.formats import write
+
+    s = world.session("ann")
+    made = s.analyse("forecast", end="2020-08", cell="grid:250",
+                     model="naive")
+    path = write(made, tmp_path / "mine.parquet")
+    b = s.analyse("forecast", backtest=True, end="2020-09",
+                  origins=["2020-08"], horizon=1, cell="grid:250", models=["density"],
+                  map_file=str(path))
+    f = b.frame.set_index(["model", "at"])
+    assert set(b.frame["model"]) == {"naive", "density", "file"}
+    for share in ("0.01", "0.1"):
+        assert f.loc[("file", share), "PAI"] == pytest.approx(f.loc[("naive", share), "PAI"])
+    bad = tmp_path / "bad.csv"
+    bad.write_text("lsoa,value\nE01016353,3\n")
+    with pytest.raises(BadRequest, match="columns cell and score"):
+        s.analyse("forecast", backtest=True, end="2020-09",
+                  origins=["2020-08"], horizon=1, models=[], map_file=str(bad))

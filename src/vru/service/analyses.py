@@ -215,11 +215,47 @@ def _released_scores(session: Session, decision: Decision, table: pd.DataFrame) 
     return t
 
 
+def _file_map(path: str) -> Callable[[Any, str], np.ndarray]:
+    """A user's map (columns ``cell`` and ``score``, Parquet or CSV) on the study cells:
+    cells it does not list rank below every cell it does."""
+    from pathlib import Path
+
+    p = Path(path)
+    try:
+        df = pd.read_parquet(p) if p.suffix.lower() == ".parquet" else pd.read_csv(p)
+    except (OSError, ValueError) as exc:
+        raise BadRequest(f"{p}: not a readable Parquet or CSV file ({exc})") from None
+    if not {"cell", "score"} <= set(df.columns):
+        raise BadRequest(f"{p}: a map to score needs columns cell and score (as "
+                         "`vru hotspots forecast` writes); it has "
+                         f"{', '.join(map(str, df.columns))}")
+    scores = pd.to_numeric(df["score"], errors="coerce")
+    if scores.isna().any():
+        raise BadRequest(f"{p}: {int(scores.isna().sum())} scores are not numbers")
+    by_cell = pd.Series(scores.to_numpy(dtype=np.float64), index=df["cell"].astype(str))
+
+    def align(f: Any, origin: str) -> np.ndarray:
+        ids = pd.Index(f.counts.area.ids.astype(str))
+        got = by_cell.reindex(ids)
+        if got.notna().sum() == 0:
+            raise BadRequest(f"{p}: none of its cells is a study cell of {f.cell} (ids such "
+                             f"as {ids[0]})")
+        return got.fillna(got.min() - 1.0).to_numpy()
+
+    return align
+
+
 def _forecast(session: Session, decision: Decision, events: Events, params: dict[str, Any]):
     from vru.analysis import forecast as fc
 
     p = dict(params)
-    run = fc.backtest if p.pop("backtest", False) else fc.forecast
+    backtest = p.pop("backtest", False)
+    map_file = p.pop("map_file", None)
+    if map_file is not None:
+        if not backtest:
+            raise BadRequest("a map file is scored in a backtest (backtest=True)")
+        p["extra"] = {"file": _file_map(map_file)}
+    run = fc.backtest if backtest else fc.forecast
     result = run(events, **p)
     result.meta["release"] = session.release_rule(decision).as_meta()
     return result

@@ -60,6 +60,8 @@ MODELS: dict[str, str] = {
 DEFAULT_MODEL = "ensemble"
 #: Training origins the ensemble learns from at most (the latest ones).
 MAX_ORIGINS = 6
+#: Search radius of the density map scored beside forecasts (the density's default).
+DENSITY_RADIUS = 300.0
 #: Years of history a SEPP is fitted on at most (older events barely move a forecast).
 SEPP_DAYS = 366.0
 
@@ -235,6 +237,27 @@ class Forecaster:
         return sepp_forecast(fit, self.raster, x[keep], y[keep], t[keep], n[keep], at,
                              days) / horizon
 
+    def density(self, origin: str) -> np.ndarray:
+        """Quartic kernel density (`DENSITY_RADIUS`) of the events up to ``origin`` at each
+        cell centre, rescaled to events per held month (a hotspot map to score beside)."""
+        from vru.analysis.density import kernel_density
+
+        x, y, t, n = self.points()
+        keep = t < _day(_label(_month_index(origin) + 1))
+        if n[keep].sum() == 0:
+            raise AggregationError(f"no located events up to {origin}: no density to score")
+        cx, cy = self.raster.centres()
+        half = self.raster.size / 2
+        g = kernel_density(x[keep], y[keep], self.raster.size, bandwidth=DENSITY_RADIUS,
+                           weights=n[keep], extent=(cx.min() - half, cy.min() - half,
+                                                    cx.max() + half, cy.max() + half))
+        j = ((cx - g.x0) // g.cell_size).astype(np.int64).clip(0, g.values.shape[1] - 1)
+        i = ((cy - g.y0) // g.cell_size).astype(np.int64).clip(0, g.values.shape[0] - 1)
+        v = g.values[i, j]
+        held = int(self.mc.upto(origin).held.sum())
+        total = v.sum()
+        return v * (n[keep].sum() / held / total) if total > 0 else v
+
     def parts(self, origin: str, horizon: int, with_sepp: bool = True,
               until: str | None = None) -> dict[str, np.ndarray]:
         """The ensemble's terms at ``origin`` (see `vru.analysis.forecast.ensemble`)."""
@@ -281,11 +304,15 @@ class Forecaster:
         if model == "promap":
             v = promap(mc, self.raster)
             return v, {"promap": v}, {"radius_m": 500.0, "window_months": 6}
+        if model == "density":
+            v = self.density(origin)
+            return v, {"density": v}, {"bandwidth_m": DENSITY_RADIUS, "kernel": "quartic"}
         if model == "sepp":
             v = self.sepp_rate(origin, horizon)
             return v, {"sepp": v}, {"sepp": self.sepp_fit(origin).as_dict()}
         if model != "ensemble":
-            raise AggregationError(f"no forecast model {model!r}: use {', '.join(MODELS)}")
+            raise AggregationError(f"no forecast model {model!r}: use {', '.join(MODELS)} "
+                                   "(or density, to score a hotspot map)")
         train = self.origins(horizon, origin)
         fitted: dict[str, Any] = {"training_origins": train}
         if len(train) >= MIN_ORIGINS:
@@ -441,6 +468,10 @@ def backtest(lake: LakeLike, category: str | Sequence[str] | None = None, *,
         raise AggregationError(f"no origin in {f.start}..{f.end} has {horizon} held month(s) "
                                "after it and a held month at or before it: widen the period")
     names = ["naive", *[m for m in models if m != "naive"]]
+    unknown = [m for m in names if m not in MODELS and m != "density"]
+    if unknown:
+        raise AggregationError(f"no map {unknown[0]!r} to score: use {', '.join(MODELS)}, "
+                               "density, or a file of cell scores")
     rows, curves, fitted = [], [], {}
     for o in todo:
         if o not in f.mc.months or not f.mc.held[f.mc.months.index(o)]:
