@@ -150,3 +150,18 @@ def test_a_map_file_is_scored_beside_naive(world: World, tmp_path: Path):
     with pytest.raises(BadRequest, match="columns cell and score"):
         s.analyse("forecast", backtest=True, end="2020-09",
                   origins=["2020-08"], horizon=1, models=[], map_file=str(bad))
+
+
+def test_the_cli_backtest_scores_every_origin_with_naive_beside(world: World, tmp_path: Path):
+    out = tmp_path / "bt.csv"
+    run = world.cli("ann", "hotspots", "forecast", "--to", "2020-09", "--backtest",
+                    "--model", "ensemble", "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    f = pd.read_csv(out)
+    assert {"naive", "ensemble", "promap", "sepp"} <= set(f["model"])
+    assert f["origin"].nunique() >= 2
+    per = f.groupby(["origin", "model"])["at"].apply(lambda s: tuple(map(str, s)))
+    assert per.nunique() == 1  # every map of every origin on the same shares
+    assert "PAI at 1%" in run.stdout
+    last = [e for e in world.entries("ann") if e.resource == "analysis:forecast"][-1]
+    assert last.detail["kind"] == "predictive" and last.detail["params"]["backtest"] is True
