@@ -10,6 +10,12 @@ For a hotspot map (a boolean mask over cells) and event counts per cell in a *la
 * PEI (Hunt 2016) ``= PAI / PAI_max = n / n_max`` — 1 means no map of that size could do better;
 * RRI, recapture rate index (Levine 2008) ``= (n₂/n₁) / (N₂/N₁)`` — growth of events inside the
   hotspots relative to the growth everywhere, from the earlier (1) to the later (2) period.
+
+Any map is a score per cell; `score_map` judges it like with like: at fixed shares of the area
+(1, 2, 5, 10 %) and at its own hot area, with cells counted by their true (clipped) areas and
+ties at the edge sharing the area left; PEI* ``= a* / a`` (Joshi et al. 2021) is the least
+area perfect foresight needs for the same hits over the map's area. `hit_rate_curve` gives
+the hit rate at every share, with perfect foresight.
 """
 
 from __future__ import annotations

@@ -269,18 +269,15 @@ class Forecaster:
         return features(mc, self.raster, context=ctx, covariates=self.covariates, sepp=sepp)
 
     def origins(self, horizon: int, before: str | None = None) -> list[str]:
-        """Training origins before ``before`` (default ``end``): held months with a held
-        month at or before them, whose next ``horizon`` months are all held and end by
-        ``before``."""
+        """Training origins before ``before`` (default ``end``): held months whose next
+        ``horizon`` months are all held and end by ``before`` (the latest `MAX_ORIGINS`)."""
         last = _month_index(before or self.end)
         held = {m for m, h in zip(self.mc.months, self.mc.held, strict=True) if h}
-        months = self.mc.months
         out = []
-        for i, m in enumerate(months):
+        for m in self.mc.months:
             k = _month_index(m)
             target = [_label(k + j) for j in range(1, horizon + 1)]
-            if m in held and k + horizon <= last and all(x in held for x in target) \
-                    and self.mc.held[: i + 1].any():
+            if m in held and k + horizon <= last and all(x in held for x in target):
                 out.append(m)
         return out[-MAX_ORIGINS:]
 
@@ -401,7 +398,7 @@ def _result(f: Forecaster, model: str, horizon: int, rate: np.ndarray,
     meta = {
         "analysis": "forecast", "kind": "predictive",
         "table_versions": dict(f.counts.versions),
-        "parameters": {**{k: v for k, v in f.filters.items()}, "start": f.start, "end": f.end,
+        "parameters": {**f.filters, "start": f.start, "end": f.end,
                        "horizon": horizon, "cell": f.cell, "model": model,
                        "area": f.area if isinstance(f.area, str | None) else list(f.area)},
         "window": [first, last], "months_held": held, "fitted": fitted,
