@@ -147,9 +147,16 @@ def test_a_map_file_is_scored_beside_naive(world: World, tmp_path: Path):
         assert f.loc[("file", share), "PAI"] == pytest.approx(f.loc[("naive", share), "PAI"])
     bad = tmp_path / "bad.csv"
     bad.write_text("lsoa,value\nE01016353,3\n")
-    with pytest.raises(BadRequest, match="columns cell and score"):
-        s.analyse("forecast", backtest=True, end="2020-09",
-                  origins=["2020-08"], horizon=1, models=[], map_file=str(bad))
+    with pytest.raises(BadRequest, match="columns cell and score") as e:
+        s.analyse("forecast", backtest=True, end="2020-09", origins=["2020-08"], horizon=1,
+                  models=[], map_file=str(bad))
+    assert "lsoa" not in str(e.value)  # a file's content is never echoed
+    # files of the home (its database, keys, lake) are not maps to score
+    inside = next(p for p in world.home.rglob("*") if p.is_file())
+    for target in (inside, world.home / "x.csv"):
+        with pytest.raises(BadRequest, match="file of your own|parquet or .csv"):
+            s.analyse("forecast", backtest=True, end="2020-09", origins=["2020-08"],
+                      horizon=1, models=[], map_file=str(target))
 
 
 def test_the_cli_backtest_scores_every_origin_with_naive_beside(world: World, tmp_path: Path):

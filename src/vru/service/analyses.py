@@ -215,20 +215,26 @@ def _released_scores(session: Session, decision: Decision, table: pd.DataFrame) 
     return t
 
 
-def _file_map(path: str) -> Callable[[Any, str], np.ndarray]:
+def _file_map(session: Session, path: str) -> Callable[[Any, str], np.ndarray]:
     """A user's map (columns ``cell`` and ``score``, Parquet or CSV) on the study cells:
-    cells it does not list rank below every cell it does."""
+    cells it does not list rank below every cell it does. Files inside the home (the lake,
+    its keys and database) are refused, and nothing of a file's content but its scores is
+    ever echoed."""
     from pathlib import Path
 
-    p = Path(path)
+    p = Path(path).expanduser().resolve()
+    if p.is_relative_to(session.home.resolve()):
+        raise BadRequest(f"{p}: a map to score is a file of your own, not a file of the home")
+    if p.suffix.lower() not in (".parquet", ".csv"):
+        raise BadRequest(f"{p}: a map to score is a .parquet or .csv file")
     try:
         df = pd.read_parquet(p) if p.suffix.lower() == ".parquet" else pd.read_csv(p)
     except (OSError, ValueError) as exc:
-        raise BadRequest(f"{p}: not a readable Parquet or CSV file ({exc})") from None
+        raise BadRequest(f"{p}: not a readable Parquet or CSV file ({type(exc).__name__})"
+                         ) from None
     if not {"cell", "score"} <= set(df.columns):
         raise BadRequest(f"{p}: a map to score needs columns cell and score (as "
-                         "`vru hotspots forecast` writes); it has "
-                         f"{', '.join(map(str, df.columns))}")
+                         "`vru hotspots forecast` writes)")
     scores = pd.to_numeric(df["score"], errors="coerce")
     if scores.isna().any():
         raise BadRequest(f"{p}: {int(scores.isna().sum())} scores are not numbers")
@@ -254,7 +260,7 @@ def _forecast(session: Session, decision: Decision, events: Events, params: dict
     if map_file is not None:
         if not backtest:
             raise BadRequest("a map file is scored in a backtest (backtest=True)")
-        p["extra"] = {"file": _file_map(map_file)}
+        p["extra"] = {"file": _file_map(session, map_file)}
     run = fc.backtest if backtest else fc.forecast
     result = run(events, **p)
     result.meta["release"] = session.release_rule(decision).as_meta()
