@@ -106,7 +106,8 @@ def test_accuracy_like_with_like_and_the_forecast_contract(home, tmp_path):
     assert "gistar vs naive at fixed shares" in run.stdout
     c = pd.read_csv(curve)
     assert {"area_share", "gistar", "naive", "perfect"} <= set(c.columns)
-    assert (c["perfect"] >= c["gistar"] - 1e-9).all() and c["perfect"].iloc[-1] == pytest.approx(1.0)
+    assert (c["perfect"] >= c["gistar"] - 1e-9).all()
+    assert c["perfect"].iloc[-1] == pytest.approx(1.0)
     png = tmp_path / "curve.png"
     run = vru(home, "hotspots", "accuracy", "--category", "Violence and sexual offences",
               "--map-from", "2018-06", "--map-to", "2018-10", "--from", "2018-11",
