@@ -204,7 +204,9 @@ def plot_forecast(result: Any, path: str | Path, lsoa: gpd.GeoDataFrame | None =
              (0.05, "#fc8d59", "top 5 %"), (0.10, "#fdd49e", "top 10 %"))
     colour = np.full(len(f), None, dtype=object)
     for share, c, _ in reversed(bands):
-        colour[selection(score, result.area_m2, share) > 0] = c
+        # a cell is drawn in a band when it is at least half in it (cells tied at the edge
+        # share what is left of the area) and something is expected there at all
+        colour[(selection(score, result.area_m2, share) >= 0.5) & (score > 0)] = c
     size = float(result.meta["parameters"]["cell"].split(":")[1])
     fig, ax = plt.subplots(figsize=(8, 9), dpi=110)
     if lsoa is None and getattr(result, "counts", None) is not None:
@@ -217,6 +219,7 @@ def plot_forecast(result: Any, path: str | Path, lsoa: gpd.GeoDataFrame | None =
                    linewidths=0)
     ax.legend(handles=[Patch(color=c, label=t) for _, c, t in bands], loc="lower left",
               fontsize=7, frameon=False)
+    _name_districts(ax)
     # a 10 km scale bar in the south-east corner
     x1, y0 = ax.get_xlim()[1], ax.get_ylim()[0]
     ax.plot([x1 - 12_000, x1 - 2_000], [y0 + 3_000] * 2, color="black", linewidth=2)
@@ -233,6 +236,28 @@ def plot_forecast(result: Any, path: str | Path, lsoa: gpd.GeoDataFrame | None =
     fig.savefig(out, bbox_inches="tight")
     plt.close(fig)
     return out
+
+
+def _name_districts(ax: Any) -> None:
+    """Label the districts of the shipped gazetteer that lie on the map, at their
+    population-weighted centres (in the town for districts named after one)."""
+    import csv
+    import gzip
+
+    from vru.data import asset
+    from vru.geo.crs import to_bng
+
+    with gzip.open(asset("gazetteer", "places.csv.gz"), "rt", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["kind"] == "district"]
+    if not rows:
+        return
+    x, y = to_bng(np.array([float(r["lon"]) for r in rows]),
+                  np.array([float(r["lat"]) for r in rows]))
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    for name, px, py in zip((r["name"] for r in rows), x, y, strict=True):
+        if x0 <= px <= x1 and y0 <= py <= y1:
+            ax.annotate(name, (px, py), fontsize=6, color="#333333", ha="center",
+                        xytext=(0, 6), textcoords="offset points")
 
 
 def plot_hit_rate_curve(curve: pd.DataFrame, path: str | Path, title: str | None = None) -> Path:
