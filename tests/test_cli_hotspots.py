@@ -91,3 +91,36 @@ def test_moran_density_and_accuracy(home, tmp_path):
               "--to", "2018-12")
     assert run.returncode == 0, run.stderr
     assert "PAI" in run.stdout
+
+
+def test_accuracy_like_with_like_and_the_forecast_contract(home, tmp_path):
+    """Gi* and naive at fixed shares with the curve as CSV and PNG; then the acceptance
+    contract of `vru hotspots forecast` on the real months."""
+    import pandas as pd
+
+    curve = tmp_path / "curve.csv"
+    run = vru(home, "hotspots", "accuracy", "--category", "Violence and sexual offences",
+              "--map-from", "2018-06", "--map-to", "2018-10", "--from", "2018-11",
+              "--to", "2018-12", "--cell", "lsoa", "--curve", str(curve))
+    assert run.returncode == 0, run.stderr
+    assert "gistar vs naive at fixed shares" in run.stdout
+    c = pd.read_csv(curve)
+    assert {"area_share", "gistar", "naive", "perfect"} <= set(c.columns)
+    assert (c["perfect"] >= c["gistar"] - 1e-9).all()
+    assert c["perfect"].iloc[-1] == pytest.approx(1.0)
+    png = tmp_path / "curve.png"
+    run = vru(home, "hotspots", "accuracy", "--category", "Violence and sexual offences",
+              "--map-from", "2018-06", "--map-to", "2018-10", "--from", "2018-11",
+              "--to", "2018-12", "--cell", "lsoa", "--curve", str(png))
+    assert run.returncode == 0 and png.stat().st_size > 10_000, run.stderr
+    out = tmp_path / "F.parquet"
+    run = vru(home, "hotspots", "forecast", "--category", "Violence and sexual offences",
+              "--from", "2018-10", "--to", "2018-12", "--horizon", "2", "--cell", "grid:250",
+              "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    f = pd.read_parquet(out)
+    assert list(f.columns[:4]) == ["cell", "easting", "northing", "score"]
+    assert len(f) > 90_000 and f["score"].max() > 1
+    # the map's top cells are where the most recent violence was: Reading, Oxford, Slough...
+    top = f.nlargest(20, "score")
+    assert top["easting"].between(400_000, 520_000).all()

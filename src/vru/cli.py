@@ -604,8 +604,8 @@ def hotspots_density(
     category: Annotated[list[str] | None, typer.Option(help="Crime type(s).")] = None,
     cell_size: Annotated[float, typer.Option(help="Grid cell size in metres.")] = 100.0,
     bandwidth: Annotated[float | None, typer.Option(
-        help="Search radius in metres (default: ArcGIS's rule from the points' spread).")
-    ] = None,
+        help="Search radius in metres (default 300 m: the radius held-out months favour; "
+             "ArcGIS's rule oversmooths, see docs/analysis.md).")] = None,
     kernel: Annotated[str, typer.Option(help="quartic (ArcGIS) or gaussian.")] = "quartic",
     start: Annotated[str | None, typer.Option("--from", help="First month, YYYY-MM.")] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last month, YYYY-MM.")] = None,
@@ -635,16 +635,158 @@ def hotspots_accuracy(
     source: Annotated[str | None, typer.Option(help="police_uk or force_extract.")] = None,
     min_class: Annotated[int, typer.Option(help="Gi* class that makes a hotspot (2 = 95%).")
                          ] = 2,
+    map_kind: Annotated[str, typer.Option(
+        "--map", help="The map to score: gistar (Gi* of --map-from..--map-to); or, made "
+                      "at --map-to (record-level roles; --from the month after --map-to; "
+                      "--cell grid:SIZE): naive, promap, sepp, ensemble, density (300 m), or "
+                      "a FILE.parquet/.csv with columns cell and score.")
+    ] = "gistar",
+    shares: Annotated[str, typer.Option(help="Shares of the area to score at, e.g. "
+                                             "0.01,0.02,0.05,0.1.")] = "0.01,0.02,0.05,0.1",
+    curve: Annotated[Path | None, typer.Option(
+        help="Write the hit-rate-by-area curve: .csv or .png.")] = None,
     area_name: Annotated[str | None, typer.Option("--area", help=AREA_HELP)] = None,
     purpose: Annotated[str, typer.Option(help=PURPOSE_HELP)] = "violence_reduction",
 ) -> None:
-    """How well a Gi* hotspot map of one period predicted the next: PAI = (n/N)/(a/A), PEI and
-    RRI, and how concentrated the later events were at repeat cells."""
-    r = _analyse("accuracy", purpose, area_name, map_from=map_from, map_to=map_to,
-                 start=start, end=end, category=category, cell=cell, source=source,
-                 min_class=min_class)
-    out.print(_table(list(r.frame.columns), [(_number(v) for v in r.frame.iloc[0].tolist())],
-                     title=f"hotspot map {map_from}..{map_to} tested on {start}..{end}"))
+    """How well a map of one period predicted the next, like with like: the map and naive
+    counts (each cell's events over the map period's last three held months, the baseline
+    to beat) scored at fixed shares of the area and at the map's own hot area: hit rate,
+    PAI = (n/N)/(a/A), PEI (against perfect foresight at the same area), PEI* (the least
+    area perfect foresight needs for the same hits, over the map's), RRI. Areas are true
+    areas clipped to the study area (an LSOA counts by its size).
+
+    Example: vru hotspots accuracy --category "Violence and sexual offences" --map-from
+    2018-06 --map-to 2018-10 --from 2018-11 --to 2018-12 --cell grid:250 --map ensemble
+    """
+    try:
+        at = [float(x) for x in shares.split(",")]
+    except ValueError:
+        err.print("[red]error:[/red] --shares are numbers separated by commas, e.g. 0.01,0.05")
+        raise typer.Exit(2) from None
+    if map_kind == "gistar":
+        r = _analyse("accuracy", purpose, area_name, map_from=map_from, map_to=map_to,
+                     start=start, end=end, category=category, cell=cell, source=source,
+                     min_class=min_class, shares=at)
+        out.print(_table(list(r.frame.columns),
+                         [(_number(v) for v in r.frame.iloc[0].tolist())],
+                         title=f"Gi* hot area of {map_from}..{map_to} tested on {start}..{end}"))
+        table = r.table
+    else:
+        horizon = _months_between(map_to, start, end)
+        is_file = Path(map_kind).suffix.lower() in (".parquet", ".csv")
+        extra: dict[str, Any] = ({"map_file": str(Path(map_kind).resolve()), "models": []}
+                                 if is_file else {"models": [map_kind]})
+        r = _analyse("forecast", purpose, area_name, backtest=True, category=category,
+                     start=map_from, end=end, origins=[map_to], horizon=horizon, cell=cell,
+                     source=source, shares=at, **extra)
+        table = r.frame.rename(columns={"model": "map"}).drop(columns=["origin"])
+    if table is not None:
+        cols = ["map", "at", "area_share", "hits", "events", "hit_rate", "PAI", "PEI",
+                "PEI_star", "RRI"]
+        table = table.assign(hits=table["hits"].round(0))  # a share of a tied cell: not news
+        out.print(_table(cols, ((_number(v) for v in row) for row in
+                                table[cols].itertuples(index=False)),
+                         title=f"{map_kind} vs naive at fixed shares of the area, tested on "
+                               f"{start}..{end}", numbers=True))
+    if curve is not None:
+        if getattr(r, "curve", None) is None:
+            err.print("[yellow]warning:[/yellow] no curve: hit rates at every share are "
+                      "exact counts, not released at your level")
+        elif curve.suffix.lower() == ".png":
+            from vru.service.formats import write
+
+            with _door():
+                write(r, curve)
+        else:
+            r.curve.to_csv(curve, index=False)
+    _note(r)
+
+
+def _months_between(map_to: str, start: str, end: str) -> int:
+    """Months from ``start`` to ``end`` when ``start`` is the month after ``map_to``."""
+    def idx(m: str) -> int:
+        try:
+            y, mm = m.split("-")
+            return int(y) * 12 + int(mm) - 1
+        except ValueError:
+            err.print(f"[red]error:[/red] {m!r} is not a month written YYYY-MM")
+            raise typer.Exit(2) from None
+
+    if idx(start) != idx(map_to) + 1 or idx(end) < idx(start):
+        err.print(f"[red]error:[/red] a forecast made at --map-to {map_to} is tested on the "
+                  f"months right after it: --from must be the next month, not {start}")
+        raise typer.Exit(2)
+    return idx(end) - idx(start) + 1
+
+
+@hotspots_app.command("forecast")
+def hotspots_forecast(
+    end: Annotated[str, typer.Option("--to", help="The forecast origin: the last month the "
+                                                  "models may see (YYYY-MM).")],
+    out_file: Annotated[Path, typer.Option("--out", help="The map: .parquet, .csv, .geojson, "
+                                                         ".gpkg or .png (one row per cell).")],
+    category: Annotated[list[str] | None, typer.Option(
+        help="data.police.uk crime type(s), e.g. 'Violence and sexual offences'.")] = None,
+    start: Annotated[str | None, typer.Option(
+        "--from", help="First month the models may use (default: the first held).")] = None,
+    horizon: Annotated[int, typer.Option(help="Months forecast, from the month after --to.")
+                       ] = 1,
+    cell: Annotated[str, typer.Option(help="Square cells grid:SIZE (metres).")] = "grid:250",
+    model: Annotated[str, typer.Option(
+        help="ensemble (default: naive counts plus smoothed, context and model terms weighted "
+             "by rolling-origin validation), naive, promap or sepp.")] = "ensemble",
+    source: Annotated[str | None, typer.Option(help="police_uk or force_extract.")] = None,
+    offence_group: Annotated[list[str] | None, typer.Option(
+        help="Home Office offence group(s).")] = None,
+    backtest: Annotated[bool, typer.Option(
+        "--backtest", help="Instead of one map, forecast from every held origin in "
+                           "--from..--to and score each on the months after it, naive "
+                           "beside; --out gets the scores (.csv/.parquet) or the hit-rate "
+                           "curve (.png).")] = False,
+    area_name: Annotated[str | None, typer.Option("--area", help=AREA_HELP)] = None,
+    purpose: Annotated[str, typer.Option(help=PURPOSE_HELP)] = "violence_reduction",
+) -> None:
+    """Forecast where events will be in the --horizon months after --to: a predictive
+    analysis (record-level roles; audited with its purpose and kind). Every model sees only
+    months up to --to, and only months the lake holds (gaps are not zeros).
+
+    Writes one row per cell: cell, easting, northing (cell centre, British National Grid),
+    score (expected events in the window; higher means more expected), rank and the model's
+    parts (they add up to the score). See docs/analysis.md for each model and its limits.
+
+    Example: vru hotspots forecast --category "Violence and sexual offences" --to 2018-12
+    --horizon 2 --cell grid:250 --out forecast.parquet
+    """
+    if backtest:
+        r = _analyse("forecast", purpose, area_name, backtest=True, category=category,
+                     start=start, end=end, horizon=horizon, cell=cell, source=source,
+                     offence_group=offence_group)
+        summary = r.summary()
+        out.print(_table(["origin", *map(str, summary.columns)],
+                         ((o, *(_number(float(v)) for v in row)) for o, row in
+                          zip(summary.index, summary.to_numpy(), strict=True)),
+                         title=f"PAI at 1% of the area, horizon {horizon} month(s)",
+                         numbers=True))
+        if out_file.suffix.lower() == ".png":
+            _write(r, out_file)
+        elif out_file.suffix.lower() == ".csv":
+            r.frame.to_csv(out_file, index=False)
+        else:
+            r.frame.to_parquet(out_file, index=False)
+        _note(r)
+        return
+    r = _analyse("forecast", purpose, area_name, category=category, start=start, end=end,
+                 horizon=horizon, cell=cell, model=model, source=source,
+                 offence_group=offence_group)
+    _write(r, out_file)
+    top = r.top(0.01)
+    w = r.meta["window"]
+    fitted = r.meta["fitted"]
+    how = (", ".join(f"{k} {v:g}" for k, v in fitted["weights"].items())
+           + f" ({fitted['weights_from']})") if "weights" in fitted else model
+    out.print(f"{model} forecast of {w[0]}..{w[1]}: {len(r.frame):,} cells; the top 1% of "
+              f"the area ({len(top):,} cells) expects {top['score'].sum():,.0f} of "
+              f"{r.frame['score'].sum():,.0f} events; weights: {how} → {out_file}")
     _note(r)
 
 

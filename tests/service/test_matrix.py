@@ -35,6 +35,7 @@ PARAMS: dict[str, dict[str, Any]] = {
     "accuracy": {"map_from": "2019-03", "map_to": "2020-03", "start": "2020-04",
                  "end": "2020-12", "cell": "lsoa"},
     "density": {"cell_size": 200.0},
+    "forecast": {"end": "2020-09", "cell": "grid:250", "model": "naive"},
 }
 
 

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-__all__ = ["SUFFIXES", "plot_classes", "plot_hour_weekday", "read_meta", "write_result"]
+__all__ = ["SUFFIXES", "plot_classes", "plot_forecast", "plot_hit_rate_curve",
+           "plot_hour_weekday", "read_meta", "write_result"]
 
 SUFFIXES = (".parquet", ".csv", ".geojson", ".gpkg")
 
@@ -171,6 +172,119 @@ def plot_hour_weekday(result: Any, path: str | Path, title: str | None = None) -
     ax.set_xlabel("hour of day")
     fig.colorbar(im, ax=ax, label="events (aoristic)")
     ax.set_title(title or "When: events by weekday and hour", fontsize=9)
+    out = Path(path)
+    fig.savefig(out, bbox_inches="tight")
+    plt.close(fig)
+    return out
+
+
+def plot_forecast(result: Any, path: str | Path, lsoa: gpd.GeoDataFrame | None = None) -> Path:
+    """PNG map of a forecast: the cells of the top 1, 2, 5 and 10 % of the area by score.
+
+    Parameters
+    ----------
+    result
+        A :class:`~vru.analysis.forecast.ForecastResult`.
+    path : str or Path
+        PNG file to write.
+    lsoa : GeoDataFrame, optional
+        Outlines to draw (default: the study area's LSOA boundaries).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    from vru.analysis.accuracy import selection
+
+    f = result.frame
+    score = f["score"].to_numpy()
+    bands = ((0.01, "#7f0000", "top 1 % of the area"), (0.02, "#d7301f", "top 2 %"),
+             (0.05, "#fc8d59", "top 5 %"), (0.10, "#fdd49e", "top 10 %"))
+    colour = np.full(len(f), None, dtype=object)
+    for share, c, _ in reversed(bands):
+        # a cell is drawn in a band when it is at least half in it (cells tied at the edge
+        # share what is left of the area) and something is expected there at all
+        colour[(selection(score, result.area_m2, share) >= 0.5) & (score > 0)] = c
+    size = float(result.meta["parameters"]["cell"].split(":")[1])
+    fig, ax = plt.subplots(figsize=(8, 9), dpi=110)
+    if lsoa is None and getattr(result, "counts", None) is not None:
+        lsoa = result.counts.area.lsoa
+    if lsoa is not None:
+        lsoa.to_crs("EPSG:27700").boundary.plot(ax=ax, color="#bbbbbb", linewidth=0.15)
+    for _, c, _ in reversed(bands):
+        sel = colour == c
+        ax.scatter(f["easting"][sel], f["northing"][sel], marker="s", s=2.0, c=c,
+                   linewidths=0)
+    ax.legend(handles=[Patch(color=c, label=t) for _, c, t in bands], loc="lower left",
+              fontsize=7, frameon=False)
+    _name_districts(ax)
+    # a 10 km scale bar in the south-east corner
+    x1, y0 = ax.get_xlim()[1], ax.get_ylim()[0]
+    ax.plot([x1 - 12_000, x1 - 2_000], [y0 + 3_000] * 2, color="black", linewidth=2)
+    ax.text(x1 - 7_000, y0 + 4_000, "10 km", ha="center", fontsize=7)
+    p = result.meta["parameters"]
+    w = result.meta.get("window", ["?", "?"])
+    ax.set_title(f"Forecast ({p['model']}) of {', '.join(p.get('category') or ['all crime'])}, "
+                 f"{w[0]}..{w[1]}, from {p.get('start')}..{p['end']} "
+                 f"({', '.join(p.get('source') or ['all sources'])}; {size:g} m cells)",
+                 fontsize=8)
+    ax.set_axis_off()
+    ax.set_aspect("equal")
+    out = Path(path)
+    fig.savefig(out, bbox_inches="tight")
+    plt.close(fig)
+    return out
+
+
+def _name_districts(ax: Any) -> None:
+    """Label the districts of the shipped gazetteer that lie on the map, at their
+    population-weighted centres (in the town for districts named after one)."""
+    import csv
+    import gzip
+
+    from vru.data import asset
+    from vru.geo.crs import to_bng
+
+    with gzip.open(asset("gazetteer", "places.csv.gz"), "rt", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["kind"] == "district"]
+    if not rows:
+        return
+    x, y = to_bng(np.array([float(r["lon"]) for r in rows]),
+                  np.array([float(r["lat"]) for r in rows]))
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    for name, px, py in zip((r["name"] for r in rows), x, y, strict=True):
+        if x0 <= px <= x1 and y0 <= py <= y1:
+            ax.annotate(name, (px, py), fontsize=6, color="#333333", ha="center",
+                        xytext=(0, 6), textcoords="offset points")
+
+
+def plot_hit_rate_curve(curve: pd.DataFrame, path: str | Path, title: str | None = None) -> Path:
+    """PNG of hit rate by share of area: one line per map (and perfect foresight).
+
+    ``curve`` has ``area_share`` and a hit-rate column per map (an ``origin`` column, when
+    present, gives one panel line per origin and map)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.5), dpi=110)
+    groups = curve.groupby("origin") if "origin" in curve.columns else [(None, curve)]
+    styles = ["-", "--", ":", "-."]
+    for k, (origin, c) in enumerate(groups):
+        for name in [x for x in c.columns if x not in ("area_share", "origin")]:
+            label = f"{name} (from {origin})" if origin is not None else name
+            ax.plot(c["area_share"] * 100, c[name] * 100, styles[k % 4],
+                    color="black" if name == "perfect" else None, label=label, linewidth=1)
+    ax.set_xscale("log")
+    ax.set_xlabel("share of the area (%)")
+    ax.set_ylabel("share of the test period's events caught (%)")
+    for s in (1, 2, 5, 10):
+        ax.axvline(s, color="#dddddd", linewidth=0.6, zorder=0)
+    ax.legend(fontsize=6, frameon=False)
+    ax.set_title(title or "Hit rate by share of area", fontsize=9)
     out = Path(path)
     fig.savefig(out, bbox_inches="tight")
     plt.close(fig)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
@@ -197,7 +198,12 @@ def _sqlite_file(database: str | None) -> Path | None:
 def _create_private(file: Path) -> None:
     """Create the SQLite file 0600 before SQLite does (it would use the umask)."""
     file.parent.mkdir(parents=True, exist_ok=True)
-    os.close(os.open(file, os.O_WRONLY | os.O_CREAT, 0o600))  # no-op on an existing file
+    # Never open an existing database here: closing any descriptor of the file drops every
+    # POSIX lock this process holds on it, so another session's SQLite connection would
+    # lose its locks and a second process could corrupt the database under it.
+    if not file.exists():
+        with contextlib.suppress(FileExistsError):  # created meanwhile by another process
+            os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     _owner_only(file, 0o600)
 
 

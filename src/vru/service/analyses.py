@@ -75,6 +75,10 @@ class Analysis:
         for their area).
     run
         ``(session, decision, events, params) -> result`` with counts already released.
+    kind
+        ``"descriptive"`` (where and when events were) or ``"predictive"`` (where they will
+        be: forecasts). The kind is recorded in every decision's audit entry with the
+        purpose, so the ethics board can review, and later gate, predictive use apart.
     """
 
     name: str
@@ -83,6 +87,7 @@ class Analysis:
     finest: Level
     area_restrictable: bool
     run: Callable[[Session, Decision, Events, dict[str, Any]], Any]
+    kind: str = "descriptive"
 
 
 def _restricted(decision: Decision) -> bool:
@@ -166,10 +171,11 @@ def _accuracy(session: Session, decision: Decision, events: Events, params: dict
     map_from, map_to = p.pop("map_from"), p.pop("map_to")
     min_class = p.pop("min_class", 2)
     start, end = p.pop("start"), p.pop("end")
+    shares = p.pop("shares", None)
     releaser = CountReleaser(session, decision) if _restricted(decision) else None
     hot = hotspots.gistar(events, start=map_from, end=map_to, release=releaser, **p)
     result = hotspots.accuracy(hot, events, start, end, min_class=min_class,
-                               lsoa_paths=p.get("lsoa_paths"))
+                               lsoa_paths=p.get("lsoa_paths"), shares=shares)
     rule = session.release_rule(decision, keyed=False)
     if _restricted(decision):
         frame = result.frame
@@ -184,7 +190,80 @@ def _accuracy(session: Session, decision: Decision, events: Events, params: dict
                                   hit_rate=float("nan") if rate is None else rate)
         result.repeats = result.repeats.iloc[0:0]  # exact counts per repeat threshold
         result.released = out
+        if result.table is not None:
+            result.table = _released_scores(session, decision, result.table)
+        result.curve = None  # a curve of exact hit rates at every share: not released
     result.meta["release"] = rule.as_meta()
+    return result
+
+
+def _released_scores(session: Session, decision: Decision, table: pd.DataFrame) -> pd.DataFrame:
+    """A fixed-share score table for a restricted reader: hits and events released, hit rate
+    and PAI recomputed from them; PEI, PEI* and RRI (ratios of exact counts that could
+    reveal a small one) withheld."""
+    t = table.copy()
+    for col in ("hits", "events"):
+        t[col] = np.rint(t[col].to_numpy(dtype=np.float64)).astype(np.int64)
+    out, _ = session.release(t[["hits", "events"]], decision, ["hits", "events"])
+    hits = pd.to_numeric(out["hits"], errors="coerce").to_numpy(dtype=np.float64)
+    events = pd.to_numeric(out["events"], errors="coerce").to_numpy(dtype=np.float64)
+    t["hits"], t["events"] = hits, events
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t["hit_rate"] = hits / events
+        t["PAI"] = t["hit_rate"] / t["area_share"]
+    t[["PEI", "PEI_star", "RRI"]] = np.nan
+    return t
+
+
+def _file_map(session: Session, path: str) -> Callable[[Any, str], np.ndarray]:
+    """A user's map (columns ``cell`` and ``score``, Parquet or CSV) on the study cells:
+    cells it does not list rank below every cell it does. Files inside the home (the lake,
+    its keys and database) are refused, and nothing of a file's content but its scores is
+    ever echoed."""
+    from pathlib import Path
+
+    p = Path(path).expanduser().resolve()
+    if p.is_relative_to(session.home.resolve()):
+        raise BadRequest(f"{p}: a map to score is a file of your own, not a file of the home")
+    if p.suffix.lower() not in (".parquet", ".csv"):
+        raise BadRequest(f"{p}: a map to score is a .parquet or .csv file")
+    try:
+        df = pd.read_parquet(p) if p.suffix.lower() == ".parquet" else pd.read_csv(p)
+    except (OSError, ValueError) as exc:
+        raise BadRequest(f"{p}: not a readable Parquet or CSV file ({type(exc).__name__})"
+                         ) from None
+    if not {"cell", "score"} <= set(df.columns):
+        raise BadRequest(f"{p}: a map to score needs columns cell and score (as "
+                         "`vru hotspots forecast` writes)")
+    scores = pd.to_numeric(df["score"], errors="coerce")
+    if scores.isna().any():
+        raise BadRequest(f"{p}: {int(scores.isna().sum())} scores are not numbers")
+    by_cell = pd.Series(scores.to_numpy(dtype=np.float64), index=df["cell"].astype(str))
+
+    def align(f: Any, origin: str) -> np.ndarray:
+        ids = pd.Index(f.counts.area.ids.astype(str))
+        got = by_cell.reindex(ids)
+        if got.notna().sum() == 0:
+            raise BadRequest(f"{p}: none of its cells is a study cell of {f.cell} (ids such "
+                             f"as {ids[0]})")
+        return got.fillna(got.min() - 1.0).to_numpy()
+
+    return align
+
+
+def _forecast(session: Session, decision: Decision, events: Events, params: dict[str, Any]):
+    from vru.analysis import forecast as fc
+
+    p = dict(params)
+    backtest = p.pop("backtest", False)
+    map_file = p.pop("map_file", None)
+    if map_file is not None:
+        if not backtest:
+            raise BadRequest("a map file is scored in a backtest (backtest=True)")
+        p["extra"] = {"file": _file_map(session, map_file)}
+    run = fc.backtest if backtest else fc.forecast
+    result = run(events, **p)
+    result.meta["release"] = session.release_rule(decision).as_meta()
     return result
 
 
@@ -203,10 +282,15 @@ ANALYSES: dict[str, Analysis] = {a.name: a for a in (
              ("incidents",), Level.AGGREGATE, True, _accuracy),
     Analysis("density", "kernel density surface of located events", ("incidents",),
              Level.RECORD, True, _density),
+    # forecasts: where events will be. Record level: each cell's score carries its recent
+    # exact counts (the naive term) and single events' near-repeat kernels.
+    Analysis("forecast", "forecast map of where events will be (naive, ProMap, SEPP, "
+             "ensemble), or its rolling-origin backtest", ("incidents",), Level.RECORD, True,
+             _forecast, kind="predictive"),
 )}
 
 #: Analyses whose study area is drawn from LSOA boundaries (a home's own, when loaded).
-USES_BOUNDARIES = frozenset({"gistar", "emerging", "moran", "accuracy"})
+USES_BOUNDARIES = frozenset({"gistar", "emerging", "moran", "accuracy", "forecast"})
 
 #: Errors an analysis raises for a request that cannot run as asked.
 REQUEST_ERRORS = (AggregationError, MonthPrecisionError, ValueError, KeyError)
@@ -224,7 +308,7 @@ def analyse(session: Session, name: str, *, purpose: str | None = None,
     versions = {t: session.version(t) for t in spec.reads}
     decision = session.decide("analyse", f"analysis:{name}", purpose=purpose, area=area,
                               inputs=spec.reads, versions=versions, needs=spec.finest,
-                              detail={"params": _jsonable(params)})
+                              detail={"params": _jsonable(params), "kind": spec.kind})
     if decision.row_filter is not None and not spec.area_restrictable:
         raise session.refuse("analyse", f"analysis:{name}", f"{name} cannot be limited to an "
                              "area, and you may see one area only", "policy", None, purpose)
@@ -240,6 +324,8 @@ def analyse(session: Session, name: str, *, purpose: str | None = None,
         _release_totals(session, decision, result.meta)
     result.meta["area"] = events.area
     result.meta["audit_seq"] = decision.audit_seq
+    result.meta["kind"] = spec.kind
+    result.meta["purpose"] = purpose or session.purpose
     return result
 
 

@@ -22,7 +22,16 @@ from vru.service.errors import BadRequest
 TABLE_FORMATS = ("table", "csv", "json", "parquet")
 
 
+class _Framed:
+    """A result seen through another frame (a forecast with its cells' polygons)."""
+
+    def __init__(self, frame: Any, meta: dict[str, Any]) -> None:
+        self.frame, self.meta = frame, meta
+
+
 def _write_result(result: Any, path: Path) -> Path:
+    if hasattr(result, "geoframe") and path.suffix.lower() in (".geojson", ".gpkg"):
+        result = _Framed(result.geoframe, result.meta)
     try:
         return outputs.write_result(result, path)
     except ValueError as exc:
@@ -36,6 +45,16 @@ def _png(result: Any, path: Path) -> Path:
         return outputs.plot_hour_weekday(result, path)
     if hasattr(result, "grid"):
         return _density_png(result, path)
+    if hasattr(result, "geoframe"):
+        return outputs.plot_forecast(result, path)
+    if getattr(result, "curve", None) is not None:
+        return outputs.plot_hit_rate_curve(result.curve, path)
+    if getattr(result, "table", None) is not None:
+        # a restricted reader's accuracy: the curve through the released fixed shares only
+        t = result.table[result.table["at"] != "own"]
+        wide = t.pivot(index="area_share", columns="map", values="hit_rate").reset_index()
+        return outputs.plot_hit_rate_curve(wide, path, title="Hit rate at fixed shares of "
+                                           "the area (released figures)")
     if hasattr(result, "frame") and "class" in getattr(result.frame, "columns", []):
         return outputs.plot_classes(result, path)
     raise BadRequest(f"{path}: this output has no picture; write .csv or .parquet")
