@@ -97,7 +97,7 @@ def study_area(session: Session, table: str = "incidents", *, purpose: str | Non
         frame = load_lsoa(list(own) or None, districts=districts)
         if rf is not None:
             frame = frame[frame["lsoa11cd"].isin(rf.values)].reset_index(drop=True)
-        frame["area"] = frame["lsoa11cd"].map(areas)
+        frame["area"] = [areas.get(c) for c in frame["lsoa11cd"]]  # None, never NaN
         return frame
 
     key = ("study", table, version, rf.area if rf is not None else None, own,

@@ -108,7 +108,8 @@ class MapView:
     def values_json(self) -> bytes:
         """The layer without geometry (values keyed by place id), serialised once."""
         if self._values is None:
-            self._values = json.dumps(self.payload(False), separators=(",", ":")).encode()
+            self._values = json.dumps(self.payload(False), separators=(",", ":"),
+                                      allow_nan=False).encode()
         return self._values
 
     def payload(self, geometry: bool) -> dict[str, Any]:
@@ -262,7 +263,8 @@ def _rate(session: Session, f: ViewFilter, purpose: str | None) -> MapView:
         else:
             n = rate = None  # withheld: fewer than the release threshold, or none
             withheld += 1
-        props = {"label": f"{name} ({code})", "area": area, "n": n, "value": rate,
+        props = {"label": f"{name} ({code})", "area": area if isinstance(area, str) else None,
+                 "n": n, "value": rate,
                  "shown": _shown(rate, 2), "n_shown": _shown(n), "suppressed": n is None}
         rows.append(props | {"id": code})
         ft = shapes.get(code)
@@ -585,7 +587,8 @@ def data_view(session: Session, *, purpose: str | None = None, limit: int = 50) 
                                        "rows_in", "accepted", "quarantined", "duplicates",
                                        "message"]),
                        ("quarantine", ["source", "source_file", "line", "field", "reason"])):
-        try:
+        try:  # the policy first: whether the table exists yet is no one's business below
+            session.decide("read", name, purpose=purpose, detail={"via": "data page"})
             t = session.table(name).to_arrow().to_pandas()
         except Denied as exc:
             out[name] = {"denied": exc.reason}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
@@ -57,7 +59,7 @@ def create_app(home: str | Path | None = None, settings: WebSettings | None = No
                               "session cookie); every call is authorised for your role, "
                               "released (suppression, rounding or perturbation) and audited. "
                               "State-changing calls need the X-CSRF-Token header.",
-                  version="1", docs_url=None, redoc_url=None)
+                  version="1", docs_url=None, redoc_url=None, lifespan=_lifespan)
     app.state.settings = settings
     app.state.home = path
     app.state.sessions = SessionStore(path, idle=settings.idle_minutes * 60,
@@ -141,8 +143,10 @@ def create_app(home: str | Path | None = None, settings: WebSettings | None = No
     app.include_router(pages.router)
     app.include_router(api.router)
 
-    @app.on_event("shutdown")
-    def close_sessions() -> None:
-        app.state.sessions.close()
-
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    app.state.sessions.close()  # signed-in sessions end with the server
