@@ -58,7 +58,7 @@ class WebSession:
 
     def check_csrf(self, token: str | None) -> None:
         """Refuse a state-changing request whose CSRF token is not this session's."""
-        if not token or not hmac.compare_digest(token, self.csrf):
+        if not token or not hmac.compare_digest(token.encode(), self.csrf.encode()):
             raise self.session.refuse("write", "web-session", "the form's security token is "
                                       "missing or stale: reload the page and try again",
                                       "csrf", purpose=self.purpose)

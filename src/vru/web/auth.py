@@ -78,7 +78,7 @@ def sign_in(request: Request, username: str, password: str, token: str | None,
         From the service (wrong password, throttled, locked; a purpose not allowed).
     """
     cookie = request.cookies.get(LOGIN_COOKIE)
-    if not cookie or not token or not hmac.compare_digest(cookie, token):
+    if not cookie or not token or not hmac.compare_digest(cookie.encode(), token.encode()):
         raise HTTPException(400, "the login form expired: reload /login and sign in again")
     if not username or not password:
         raise SignInError("give a user name and a password")

@@ -1,0 +1,95 @@
+"""The numbers the dashboard shows are the service's, to the unit: an analyst's equal the
+truth of the lake, a filter changes them, an export carries exactly what the map shows."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from tests.service.world import AREA_A, AREA_B, OUTSIDE
+
+
+def test_an_analysts_map_equals_the_truth(clients, web_world):
+    body = clients["ann"].get("/api/map?layer=rate").json()
+    got = {r["id"]: r["n"] for r in body["rows"] if r["n"]}
+    truth = web_world.incidents.groupby("lsoa11cd").size().to_dict()
+    assert got == truth
+    assert body["note"].startswith("counts as recorded")
+
+
+def test_a_filter_changes_the_numbers(clients, web_world):
+    c = clients["ann"]
+    inc = web_world.incidents
+    robbery = c.get("/api/map?layer=rate&category=Robbery").json()
+    got = {r["id"]: r["n"] for r in robbery["rows"] if r["n"]}
+    assert got == inc[inc.category == "Robbery"].groupby("lsoa11cd").size().to_dict()
+    spring = c.get("/api/map?layer=rate&from=2020-03&to=2020-05").json()
+    got = {r["id"]: r["n"] for r in spring["rows"] if r["n"]}
+    sel = inc[(inc.month >= "2020-03") & (inc.month <= "2020-05")]
+    assert got == sel.groupby("lsoa11cd").size().to_dict()
+    page_all = c.get("/map").text
+    page_rob = c.get("/map?category=Robbery").text
+    assert page_all != page_rob and "Robbery" in page_rob
+
+
+def test_cells_count_every_located_event(clients, web_world):
+    body = clients["ann"].get("/api/map?layer=cells&cell=grid:500").json()
+    assert sum(r["n"] for r in body["rows"]) == len(web_world.incidents)
+    assert len(body["features"]) == len(body["rows"])
+    assert all(f["geometry"]["type"] == "Polygon" for f in body["features"])
+
+
+def test_times_match_the_truth_of_timed_events(clients, web_world):
+    body = clients["ann"].get("/api/times").json()
+    timed = web_world.incidents[web_world.incidents.occurred_from.notna()]
+    assert round(sum(r["value"] for r in body["matrix"])) == len(timed)
+    assert sum(r["events"] for r in body["trend"]) == len(web_world.incidents)
+    assert body["charts"]["matrix"]["$schema"].endswith("v6.json")
+    assert body["charts"]["matrix"]["layer"][0]["encoding"]["x"]["field"] == "hour"
+
+
+def test_a_place_has_its_counts_by_month(clients, web_world):
+    code = next(iter(AREA_B))
+    body = clients["ann"].get(f"/api/place?id={code}").json()
+    inc = web_world.incidents
+    assert body["total"] == AREA_B[code]
+    want = inc[inc.lsoa11cd == code].groupby("month").size().to_dict()
+    assert {m["month"]: m["n"] for m in body["months"]} == want
+
+
+def test_overview_tiles_use_released_counts_and_a_poisson_test(clients):
+    body = clients["ann"].get("/api/overview").json()
+    assert body["period"] and body["tiles"]
+    for t in body["tiles"]:
+        if t["p"] is not None:
+            assert 0 <= t["p"] <= 1 and t["significant"] == (t["p"] < 0.05)
+
+
+@pytest.mark.parametrize("user", ["ann", "tia", "vic"])
+def test_exports_carry_exactly_what_the_map_shows(clients, web_world, user):
+    c = clients[user]
+    shown = {r["id"]: r["shown"] for r in c.get("/api/map?layer=rate").json()["rows"]}
+    r = c.get("/api/export?format=csv&layer=rate")
+    assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
+    lines = [ln for ln in r.text.splitlines() if not ln.startswith("#")]
+    rows = list(csv.DictReader(io.StringIO("\n".join(lines))))
+    assert {row["id"]: row["rate per 1,000"] for row in rows} == shown
+    g = json.loads(c.get("/api/export?format=geojson&layer=rate").content)
+    assert {f["properties"]["id"]: f["properties"]["shown"] for f in g["features"]} == shown
+    gpkg = c.get("/api/export?format=gpkg&layer=rate")
+    assert gpkg.content[:16] == b"SQLite format 3\x00"
+    exports = [e for e in web_world.entries(user) if e.action == "export"]
+    assert exports and exports[-1].decision == "allow"
+    if user == "tia":
+        assert set(shown) == set(AREA_A)
+        assert not any(code in r.text for code in (*AREA_B, *OUTSIDE))
+
+
+def test_every_api_call_is_audited(clients, web_world):
+    c = clients["eve"]
+    before = len(web_world.entries("eve"))
+    for url in ("/api/map?layer=rate", "/api/times", "/api/boundaries/lsoa", "/api/overview"):
+        assert c.get(url).status_code == 200
+    assert len(web_world.entries("eve")) >= before + 4
