@@ -955,6 +955,185 @@ def serve(
     _serve(state.home, host, port)
 
 
+# -- performance reporting: KPIs and the briefing (issue 10) ---------------------------------
+
+KPI_PERIOD_HELP = ("The period: 2020 (calendar year), 2020/21 (financial year, April-March), "
+                   "rolling:2020-06 (12 months to June 2020), 28d:2020-12-31 (28 days to "
+                   "that day; `28d` alone ends at the last day held), 2020-01..2020-06 (any "
+                   "run of months).")
+
+
+def _outcome_types(text: str | None) -> list[int] | None:
+    """``"1-8"`` or ``"1,2,3,4,6,7,8"`` -> outcome type numbers."""
+    if not text:
+        return None
+    out: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.strip().partition("-")
+            out += list(range(int(lo), int(hi or lo) + 1))
+    except ValueError:
+        err.print(f"[red]error:[/red] --positive-outcomes {text!r}: give Home Office outcome "
+                  "numbers such as 1-8 or 1,2,3,4,6,7,8")
+        raise typer.Exit(2) from None
+    return out
+
+
+KPI_COLUMNS = ("measure", "group", "period", "previous_period", "current", "previous",
+               "change_pct", "p_value", "significant", "lowest_since", "highest_since",
+               "rate_per_1000", "previous_rate_per_1000", "population", "positive_outcomes",
+               "previous_positive_outcomes", "positive_outcome_rate",
+               "previous_positive_outcome_rate", "positive_outcome_rate_change_pct",
+               "positive_outcome_p_value", "available", "partial", "missing_months", "source",
+               "approximation", "note", "wording", "positive_outcome_wording", "table",
+               "table_version")
+
+
+@app.command()
+def kpi(
+    period: Annotated[str, typer.Option(help=KPI_PERIOD_HELP)],
+    against: Annotated[str | None, typer.Option(
+        help="Compare with this period instead of the one just before (same forms).")
+    ] = None,
+    measure: Annotated[list[str] | None, typer.Option(
+        help="Only these measures (repeat; default all): knife_crime, personal_robbery, "
+             "business_robbery, violence_with_injury, violence_without_injury, homicide, "
+             "possession_of_weapons, serious_violence, serious_violence_under_25, "
+             "ed_assaults, ed_sharp_instrument, or your own.")] = None,
+    by: Annotated[str | None, typer.Option(
+        help="Break down by `area` (task-force areas) or `district`.")] = None,
+    measures_file: Annotated[Path | None, typer.Option(
+        "--measures", help="A measures TOML adding to or replacing the shipped ones (a "
+                           "home's own measures.toml applies too).")] = None,
+    positive_outcomes: Annotated[str | None, typer.Option(
+        help="Home Office outcome types counted as positive (default 1-8), e.g. "
+             "1,2,3,4,6,7,8.")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table | csv | json")] = "table",
+    output: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file.")
+                      ] = None,
+    purpose: Annotated[str, typer.Option(help=PURPOSE_HELP)] = "performance_reporting",
+    area: Annotated[str | None, typer.Option(help=AREA_HELP)] = None,
+) -> None:
+    """Headline KPIs: count, rate per 1,000 residents, change against the period before with
+    its test (exact Poisson test for counts, two-proportion test for the positive outcome
+    rate), "lowest since", and a sentence that never calls noise a fall. The same figures as
+    the briefing and the dashboard's tiles; released for your role, audited.
+
+    Examples: vru kpi --period 2020 | vru kpi --period 2020/21 --by area --format csv |
+    vru kpi --period 2020-01..2020-06 --against 2019-01..2019-06 --measure knife_crime
+    """
+    fmt = fmt.lower()
+    if fmt not in ("table", "csv", "json"):
+        err.print(f"[red]error:[/red] --format {fmt!r}: use table, csv or json")
+        raise typer.Exit(2)
+    types = _outcome_types(positive_outcomes)
+    s = _session(purpose, area)
+    with _door():
+        report = s.kpis(period, against=against, measures=measure, by=by,
+                        measures_file=str(measures_file) if measures_file else None,
+                        positive_outcome_types=types)
+    rows = report.to_list()
+    if fmt == "json":
+        text = json.dumps(rows, indent=1, default=str)
+    elif fmt == "csv":
+        import csv
+        import io
+
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(KPI_COLUMNS), extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ("|".join(r[k]) if isinstance(r[k], list) else
+                            "" if r[k] is None else r[k]) for k in KPI_COLUMNS})
+        text = buf.getvalue()
+    else:
+        meta = report.meta
+        title = f"KPIs {meta['period']['label']} against {meta['previous']['label']}"
+        t = _table(["measure", *(["group"] if by else []), "current", "previous", "change",
+                    "p", "lowest since", "per 1,000", "positive outcomes"], title=title,
+                   numbers=True)
+        for r in rows:
+            change = "" if r["change_pct"] is None else f"{r['change_pct']:+.1f}%"
+            pos = ("" if r["positive_outcome_rate"] is None else
+                   f"{100 * r['previous_positive_outcome_rate']:.1f}% → "
+                   f"{100 * r['positive_outcome_rate']:.1f}%")
+            if not r["available"]:
+                cells = ["not available", "", "", "", "", "", ""]
+            else:
+                cells = [_number(r["current"]), _number(r["previous"]),
+                         change + (" (partial)" if r["partial"] else ""),
+                         "" if r["p_value"] is None else _number(float(r["p_value"])),
+                         str(r["lowest_since"] or ""),
+                         "" if r["rate_per_1000"] is None else f"{r['rate_per_1000']:.2f}", pos]
+            t.add_row(r["label"], *([r["group"] or ""] if by else []), *cells)
+        if output is None:
+            out.print(t)
+            for r in rows:
+                out.print(f"• {r['wording']}", soft_wrap=True)
+                if r["positive_outcome_wording"]:
+                    out.print(f"  {r['positive_outcome_wording']}", soft_wrap=True)
+            rel = meta.get("release") or {}
+            err.print(f"[dim]tables read: {meta['table_versions']}; "
+                      f"{rel.get('note', '')}[/dim]", soft_wrap=True)
+            return
+        text = "\n".join(r["wording"] for r in rows) + "\n"
+    if output:
+        output.write_text(text)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+report_app = typer.Typer(help="Reports: the briefing (HTML and PDF) of a period's KPIs, maps "
+                              "and trends.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("briefing")
+def report_briefing(
+    period: Annotated[str, typer.Option(help=KPI_PERIOD_HELP)],
+    out_dir: Annotated[Path, typer.Option(
+        "--out", "-o", help="Folder to write briefing.html and briefing.pdf into.")
+    ] = Path("briefing"),
+    audience: Annotated[str, typer.Option(
+        help="`internal` (figures as your role may see them) or `public` (every figure "
+             "released as for a viewer: cell-key perturbation).")] = "internal",
+    against: Annotated[str | None, typer.Option(
+        help="Compare with this period instead of the one just before.")] = None,
+    measures_file: Annotated[Path | None, typer.Option(
+        "--measures", help="A measures TOML adding to or replacing the shipped ones.")
+    ] = None,
+    positive_outcomes: Annotated[str | None, typer.Option(
+        help="Home Office outcome types counted as positive (default 1-8).")] = None,
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also write the PDF.")] = True,
+    purpose: Annotated[str, typer.Option(help=PURPOSE_HELP)] = "performance_reporting",
+    area: Annotated[str | None, typer.Option(help=AREA_HELP)] = None,
+) -> None:
+    """The briefing in the shape of a VRU's annual update: headline sentences from the KPIs
+    (each change tested), a map of where violence concentrates (Gi* on the real LSOA
+    boundaries), the hour x weekday heat map, trends with the change marked, a page per
+    task-force area, then definitions, sources and the lake table versions read.
+
+    Writes OUT/briefing.html (self-contained: inline SVG and CSS, a table behind every
+    chart) and OUT/briefing.pdf (WeasyPrint). Example: vru report briefing --period 2020
+    --out briefing-2020 --audience public
+    """
+    from vru.report.briefing import write_briefing
+
+    types = _outcome_types(positive_outcomes)
+    s = _session(purpose, area)
+    with _door(), _progress() as prog:
+        task = prog.add_task("briefing", total=None, info="")
+
+        def on_step(what: str, done: int, total: int) -> None:
+            prog.update(task, description=what, total=total, completed=done, info="")
+
+        written = write_briefing(s, period, out_dir, audience=audience, against=against,
+                                 measures_file=str(measures_file) if measures_file else None,
+                                 positive_outcome_types=types, pdf=pdf, progress=on_step)
+    for path in written:
+        out.print(f"wrote {path}")
+
+
 def main() -> None:
     """Entry point of the `vru` script."""
     app()

@@ -8,12 +8,13 @@ release function, by the decision's level) and return what was released.
 
 from __future__ import annotations
 
+import copy
 import getpass
 import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from vru.governance import audit, disclosure, identity
 from vru.governance import db as gdb
 from vru.governance.errors import AuditError, AuthenticationError, GovernanceError
 from vru.governance.policy import Decision, PolicyConfig, authorise
-from vru.governance.roles import Level, Role
+from vru.governance.roles import LEVEL_ORDER, Level, Role
 from vru.governance.settings import Settings
 from vru.lake.events import RECORD_IDENTIFIERS, Events
 from vru.lake.store import Store, identifier_columns
@@ -75,6 +76,8 @@ class Session:
     user: identity.User
     purpose: str = DEFAULT_PURPOSE
     area: str | None = None
+    #: Release every figure as for this level at most (`for_audience`); None: the role's own.
+    audience: Level | None = None
     _store: Store = field(init=False, repr=False)
     config: PolicyConfig = field(init=False)
     _engines: dict[Events, Any] = field(init=False, default_factory=dict, repr=False)
@@ -161,8 +164,10 @@ class Session:
 
     @property
     def free_sql(self) -> bool:
-        """May this user run SQL at all (admins and analysts; others use counts)?"""
-        return self.role in (Role.ADMIN, Role.ANALYST)
+        """May this user run SQL at all (admins and analysts; others use counts)? Not in a
+        session made for an audience below record level."""
+        below = self.audience is not None and self.audience is not Level.RECORD
+        return self.role in (Role.ADMIN, Role.ANALYST) and not below
 
     def __repr__(self) -> str:
         return f"Session({self.home}, user={self.name!r}, role={self.role.value})"
@@ -174,7 +179,13 @@ class Session:
                versions: Mapping[str, int] | None = None,
                detail: Mapping[str, Any] | None = None, needs: Level | None = None,
                refuse_roles: Mapping[Role, str] | None = None) -> Decision:
-        """Authorise (and audit) one request; raise `Denied` with the reason when refused."""
+        """Authorise (and audit) one request; raise `Denied` with the reason when refused.
+
+        A session made `for_audience` gets the decision lowered to its audience's level (and
+        that level's disclosure profile), and the audit entry says so.
+        """
+        if self.audience is not None:
+            detail = {**(detail or {}), "audience": str(self.audience)}
         try:
             decision = authorise(self._db, self.user, action, resource, purpose or self.purpose,
                                  area=area if area is not None else self.area, inputs=inputs,
@@ -184,7 +195,29 @@ class Session:
             raise AuditBroken(str(exc)) from None
         if not decision.allowed:
             raise Denied(decision.reason)
+        if (self.audience is not None and decision.level is not None
+                and LEVEL_ORDER.index(decision.level) < LEVEL_ORDER.index(self.audience)):
+            decision = replace(decision, level=self.audience,
+                               disclosure_profile=self.config.profile(self.audience))
         return decision
+
+    def for_audience(self, audience: str | Level) -> Session:
+        """The same signed-in user, with every figure released as for ``audience`` at most
+        (``"public"``: as for a viewer, by the public profile; ``"aggregate"``: as for a
+        task-force member). A public briefing is made this way, so it can show nothing a
+        viewer's release would not give. Shares this session's connections: close this one.
+        """
+        try:
+            level = Level(str(audience))
+        except ValueError:
+            raise BadRequest(f"audience {audience!r}: give public, aggregate or record") \
+                from None
+        if self.audience is not None and LEVEL_ORDER.index(level) < LEVEL_ORDER.index(
+                self.audience):
+            level = self.audience  # never finer than it already is
+        clone = copy.copy(self)
+        clone.audience = level
+        return clone
 
     def refuse(self, action: str, resource: str, reason: str, stage: str,
                detail: Mapping[str, Any] | None = None, purpose: str | None = None,
@@ -245,6 +278,10 @@ class Session:
         """Read-only SQL over the lake (admins and analysts; sandboxed, audited)."""
         import duckdb
 
+        if self.audience is not None and self.audience is not Level.RECORD:
+            raise self.refuse("read", "sql", f"a session released for the {self.audience} "
+                              "level runs no SQL; use counts", "policy", None, purpose)
+
         from vru.lake.engine import ReadOnlyQuery
         from vru.lake.governed import AccessDenied, governed_query
 
@@ -282,6 +319,20 @@ class Session:
         from vru.service.analyses import analyse
 
         return analyse(self, name, purpose=purpose, area=area, **params)
+
+    def kpis(self, period: str, *, against: str | None = None,
+             measures: Sequence[str] | None = None, by: str | None = None,
+             measures_file: str | None = None,
+             positive_outcome_types: Sequence[int] | None = None,
+             purpose: str | None = None, area: str | None = None) -> Any:
+        """Headline KPIs for ``period`` against the one before, released for this user
+        (`vru.service.kpi.kpis`: records with measure, current, previous, change_pct,
+        p_value, lowest_since, rates, positive outcome rate, wording, partial flags)."""
+        from vru.service.kpi import kpis
+
+        return kpis(self, period, against=against, measures=measures, by=by,
+                    measures_file=measures_file,
+                    positive_outcome_types=positive_outcome_types, purpose=purpose, area=area)
 
     # -- the one release function --------------------------------------------------------------
 

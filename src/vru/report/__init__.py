@@ -1,0 +1,1 @@
+"""Reports: the briefing (HTML and PDF) built from what the service releases."""

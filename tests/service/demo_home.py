@@ -1,0 +1,38 @@
+"""The demo home (synthetic Thames Valley, seed 1, full scale), built once per test session.
+
+KPI and briefing tests need the planted headline figures at their real size ("1,300 →
+1,222"), so the world is the one `vru demo` builds. It is built through the service's own
+door into the session's base temporary folder the first time a test asks, and shared by
+every later module of the session.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vru.service import admin, open_session
+from vru.service.demo import build
+from vru.synth import Manifest
+
+PW = "correct horse battery staple"
+#: name -> (role, area)
+USERS = {"ann": ("analyst", None), "vic": ("viewer", None),
+         "tia": ("task_force_member", "reading"), "eve": ("ethics_board_member", None)}
+
+
+def demo_home(factory: pytest.TempPathFactory) -> tuple[Path, Manifest]:
+    """(home, manifest) of the seed-1 demo, with one user per restricted role."""
+    home = factory.getbasetemp() / "demo-seed-1" / "home"
+    done = home / ".built"
+    if not done.exists():
+        s = open_session(home)
+        try:
+            build(s, seed=1, say=lambda _text: None)
+            for name, (role, area) in USERS.items():
+                admin.add_user(s, name, role, area=area, password=PW)
+        finally:
+            s.close()
+        done.write_text("ok")
+    return home, Manifest.load(home / "synth")
