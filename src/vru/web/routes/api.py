@@ -18,7 +18,6 @@ from vru.service.views import (
     export_view,
     knox_view,
     map_view,
-    overview_view,
     place_view,
     times_view,
 )
@@ -27,6 +26,8 @@ from vru.web.auth import User, check_csrf, store
 from vru.web.filters import view_filter
 
 router = APIRouter(prefix="/api", tags=["api"])
+PERIOD_HELP = ("as `vru kpi --period`: rolling (12 months to the last held), 2020, 2020/21, "
+               "rolling:2020-06, 28d, 2020-01..2020-06")
 Filter = Annotated[ViewFilter, Depends(view_filter)]
 Cell = Annotated[str, Query(description="h3:6..h3:10, grid:250|500|1000|2000 (or lsoa for "
                                         "gistar)", max_length=12)]
@@ -46,10 +47,23 @@ def set_purpose(request: Request, purpose: Annotated[str, Form(max_length=40)],
     return {"purpose": web.purpose}
 
 
-@router.get("/overview", summary="Counts this period against the last, with a Poisson test")
-def overview(web: User, f: Filter, months: Annotated[int, Query(ge=1, le=36)] = 12,
-             by: Annotated[str, Query(max_length=20)] = "category") -> dict[str, Any]:
-    return overview_view(web.session, f, months=months, by=by, purpose=web.purpose)
+@router.get("/overview", summary="KPI tiles: this period against the last (as `vru kpi`)")
+def overview(web: User, f: Filter,
+             period: Annotated[str, Query(description=PERIOD_HELP, max_length=40)] = "rolling"
+             ) -> dict[str, Any]:
+    report = web.session.kpis(period or "rolling", purpose=web.purpose, area=f.area)
+    return {"tiles": report.to_list(), "meta": _plain(report.meta)}
+
+
+def _plain(v: Any) -> Any:
+    """Metadata as JSON (dates and tuples as text and lists)."""
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_plain(x) for x in v]
+    if v is None or isinstance(v, str | int | float | bool):
+        return v
+    return str(v)
 
 
 @router.get("/boundaries/{level}", summary="LSOA, district or task-force area boundaries "
@@ -88,7 +102,9 @@ def _cell(layer: str, cell: str) -> str:
 @router.get("/place", summary="One LSOA's or cell's counts by month and hour x weekday")
 def place(web: User, f: Filter, id: Annotated[str, Query(max_length=40)],  # noqa: A002
           cell: Annotated[str, Query(max_length=12)] = "lsoa") -> dict[str, Any]:
-    return place_view(web.session, f, id, cell=cell, purpose=web.purpose)
+    out = place_view(web.session, f, id, cell=cell, purpose=web.purpose)
+    out["chart"] = charts.monthly(out["months"], f"{id}, {f.title()}", count="n")
+    return out
 
 
 @router.get("/times", summary="Hour x weekday and the monthly trend, with Vega-Lite specs")

@@ -19,7 +19,6 @@ from vru.service.views import (
     data_view,
     knox_view,
     map_view,
-    overview_view,
     times_view,
 )
 from vru.service.websessions import purposes_for
@@ -128,12 +127,19 @@ def purpose(request: Request, purpose: Annotated[str, Form(max_length=40)],
 # -- pages --------------------------------------------------------------------------------------
 
 
+def _kpis(web: Any, period: str, area: str | None) -> tuple[list[dict[str, Any]], dict]:
+    """The KPI records of `vru kpi` for the reader, as tiles (the same function)."""
+    report = web.session.kpis(period or "rolling", purpose=web.purpose, area=area)
+    return report.to_list(), report.meta
+
+
 @router.get("/")
 def overview(request: Request, web: User, f: Filter,
-             by: Annotated[str, Query(max_length=20)] = "category") -> Response:
-    view = overview_view(web.session, f, by=by, purpose=web.purpose)
-    return render(request, "overview.html", {**_filters(request, f, web), "view": view,
-                                             "by": by, "purposes": purposes_for(web.role)})
+             period: Annotated[str, Query(max_length=40)] = "rolling") -> Response:
+    tiles, meta = _kpis(web, period, f.area)
+    return render(request, "overview.html", {**_filters(request, f, web), "tiles": tiles,
+                                             "meta": meta, "period": period,
+                                             "purposes": purposes_for(web.role)})
 
 
 @router.get("/map")
@@ -212,13 +218,14 @@ def areas(request: Request, web: User, f: Filter) -> Response:
 @router.get("/areas/{name}")
 def area(request: Request, name: str, web: User, f: Filter) -> Response:
     f = ViewFilter(**{**f.__dict__, "area": name})
-    view = overview_view(web.session, f, purpose=web.purpose)
+    tiles, meta = _kpis(web, "rolling", name)
     times = times_view(web.session, f, purpose=web.purpose)
     specs = {"trend": charts.monthly(times["trend"], f.title())}
     q = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "area"]
                   + [("area", name)])
     return render(request, "area.html", {**_filters(request, f, web), "name": name,
-                                         "view": view, "times": times, "specs": _json(specs),
+                                         "tiles": tiles, "meta": meta, "times": times,
+                                         "specs": _json(specs),
                                          "q": q})
 
 
