@@ -100,12 +100,7 @@ async function showPlace(id, label) {
       body.append(tp);
     }
     const chart = document.getElementById('detail-chart');
-    if (d.months.length) {
-      draw(chart, { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: 'container', height: 120,
-        description: 'events per month at this place', data: { values: d.months },
-        mark: { type: 'bar', color: '#12436D' },
-        encoding: { x: { field: 'month', type: 'ordinal', title: null }, y: { field: 'n', type: 'quantitative', title: 'events' } } });
-    }
+    if (d.months.length) draw(chart, d.chart);
     panel.focus?.();
   } catch (err) {
     body.textContent = err.message;
@@ -114,9 +109,8 @@ async function showPlace(id, label) {
 
 async function main() {
   const mapEl = document.getElementById('map');
-  const withGeometry = cfg.layer !== 'rate';
   const [layer, lsoa, districts, areas, places] = await Promise.all([
-    getJSON(cfg.api.replace(/^\/api\/map\?/, '/api/map?') + (withGeometry ? '' : '')),
+    getJSON(cfg.api),
     cfg.layer === 'rate' ? getJSON(`/api/boundaries/lsoa?${filterQuery}`) : null,
     getJSON(`/api/boundaries/district?${filterQuery}`),
     getJSON(`/api/boundaries/area?${filterQuery}`).catch(() => null),
