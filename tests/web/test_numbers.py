@@ -103,3 +103,22 @@ def test_every_api_call_is_audited(clients, web_world):
     for url in ("/api/map?layer=rate", "/api/times", "/api/boundaries/lsoa", "/api/overview"):
         assert c.get(url).status_code == 200
     assert len(web_world.entries("eve")) >= before + 4
+
+
+def test_a_view_released_for_one_role_is_never_served_to_another(clients, web_world):
+    """Views are cached by the decision that released them: an analyst's exact layer and a
+    task-force member's area layer, asked in turn, stay each their own."""
+    truth = web_world.incidents.groupby("lsoa11cd").size().to_dict()
+    for _ in range(2):
+        exact = {r["id"]: r["n"] for r in clients["ann"].get("/api/map?layer=rate").json()[
+            "rows"] if r["n"]}
+        assert exact == truth
+        area = clients["tia"].get("/api/map?layer=rate").json()
+        assert {r["id"] for r in area["rows"]} == set(AREA_A)
+        assert all(r["n"] is None or r["n"] % 5 == 0 for r in area["rows"])
+        public = clients["vic"].get("/api/map?layer=rate").json()
+        assert all(r["n"] is None or r["n"] % 3 == 0 for r in public["rows"])
+    a = clients["ann"].get("/api/times").json()
+    t = clients["tia"].get("/api/times").json()
+    assert a["meta"]["release"]["profile"] == "none" and t["meta"]["release"]["profile"] == "nhs"
+    assert sum(r["value"] or 0 for r in t["matrix"]) < sum(r["value"] for r in a["matrix"])

@@ -192,18 +192,35 @@ def map_view(session: Session, layer: str, f: ViewFilter, *, cell: str = "h3:8",
     if layer in ("gistar", "emerging", "density") and f.source != "police":
         raise BadRequest(f"{LAYERS[layer]} run on police incidents; choose source=police or "
                          "the rate or cells layer for hospital data")
-    # the request is decided (and audited) here every time; what it releases depends only on
-    # the decision's level, profile, area and fields and on the table version, so a layer
-    # released for the same of those is served again from the cache
-    version = session.version(f.table)
     action = "analyse" if layer in ("gistar", "emerging", "density") else "read"
-    resource = f"analysis:{layer}" if action == "analyse" else f.table
+
+    def build() -> MapView:
+        if layer == "rate":
+            return _rate(session, f, purpose)
+        if layer == "cells":
+            return _cells(session, f, cell, purpose)
+        if layer == "density":
+            return _density(session, f, purpose)
+        return _analysis_layer(session, layer, f, cell, purpose)
+
+    return _decided(session, ("map", layer, cell), f, action,
+                    f"analysis:{layer}" if action == "analyse" else f.table,
+                    {"via": "map", "layer": layer, "cell": cell}, purpose, build)
+
+
+def _decided(session: Session, what: tuple[Any, ...], f: ViewFilter, action: str,
+             resource: str, detail: dict[str, Any], purpose: str | None, build: Any) -> Any:
+    """Decide (and audit) the request every time; serve a view released for the same
+    decision before from the cache, else build it.
+
+    What a view releases depends only on the decision (level, profile, area, fields and
+    columns shown), the purpose, the table version and the request, so those are the key.
+    """
+    version = session.version(f.table)
     d = session.decide(action, resource, purpose=purpose, area=f.area,
                        inputs=(f.table,) if action == "analyse" else (),
-                       versions={f.table: version},
-                       detail={"via": "map", "layer": layer, "cell": cell,
-                               "filter": f.where()})
-    key = (layer, f, cell, f.table, version, d.level, d.disclosure_profile,
+                       versions={f.table: version}, detail={**detail, "filter": f.where()})
+    key = (what, f, f.table, version, d.level, d.disclosure_profile,
            d.row_filter.area if d.row_filter is not None else None,
            tuple(sorted((k, tuple(sorted(v))) for k, v in d.permitted_fields.items())),
            tuple(sorted(d.column_masks)), purpose or session.purpose, str(session.home))
@@ -212,14 +229,7 @@ def map_view(session: Session, layer: str, f: ViewFilter, *, cell: str = "h3:8",
         if hit is not None:
             _views.move_to_end(key)
             return hit
-    if layer == "rate":
-        view = _rate(session, f, purpose)
-    elif layer == "cells":
-        view = _cells(session, f, cell, purpose)
-    elif layer == "density":
-        view = _density(session, f, purpose)
-    else:
-        view = _analysis_layer(session, layer, f, cell, purpose)
+    view = build()
     with _views_lock:
         _views[key] = view
         while len(_views) > VIEWS_KEPT:
@@ -229,7 +239,7 @@ def map_view(session: Session, layer: str, f: ViewFilter, *, cell: str = "h3:8",
 
 #: Released map layers kept (each a few MB at most).
 VIEWS_KEPT = 48
-_views: OrderedDict[tuple[Any, ...], MapView] = OrderedDict()
+_views: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 _views_lock = threading.Lock()
 
 
@@ -389,7 +399,7 @@ def _density(session: Session, f: ViewFilter, purpose: str | None) -> MapView:
 
 
 def times_view(session: Session, f: ViewFilter, *, purpose: str | None = None) -> dict:
-    """Hour x weekday and the monthly trend, released.
+    """Hour x weekday and the monthly trend, released, with the briefing's chart specs.
 
     Police incidents use the ``times`` analysis (each event spread over its time window);
     hospital attendances are counted by hour and weekday of the assault (or arrival).
@@ -398,8 +408,39 @@ def times_view(session: Session, f: ViewFilter, *, purpose: str | None = None) -
     -------
     dict
         ``matrix``: rows of weekday, hour, value (None where suppressed); ``trend``: rows of
-        month, events; ``summary``, ``note``, ``meta``.
+        month, events; ``charts``: Vega-Lite specs of both (`vru.service.charts`);
+        ``summary``, ``note``, ``meta``.
     """
+    police = f.source == "police"
+
+    def build() -> dict:
+        out = _times(session, f, purpose)
+        out["charts"] = times_charts(out, f.title())
+        return out
+
+    return _decided(session, ("times",), f, "analyse" if police else "read",
+                    "analysis:times" if police else f.table, {"via": "times"}, purpose,
+                    build)
+
+
+def times_charts(view: dict, title: str) -> dict[str, Any]:
+    """The briefing's hour x weekday heat map and monthly trend of a times view's rows."""
+    from vru.service import charts
+
+    m = pd.DataFrame(view["matrix"] or [], columns=["weekday", "hour", "value"])
+    t = pd.DataFrame(view["trend"] or [], columns=["month", "events"])
+    return {"matrix": charts.hour_weekday_heatmap(
+                m, count="value", title=f"Events by hour and weekday: {title}",
+                description="Heat map of events by hour of day and day of week; the table "
+                            "below holds the same values (* where a count is suppressed)"),
+            "trend": charts.monthly_trend(
+                t, count="events", title=f"Events per month: {title}",
+                description="Line chart of events per month held; months not held are left "
+                            "out and suppressed months are gaps; the table holds the same "
+                            "values")}
+
+
+def _times(session: Session, f: ViewFilter, purpose: str | None) -> dict:
     if f.source == "police":
         r = session.analyse("times", purpose=purpose, area=f.area, **f.params())
         matrix = []
@@ -460,6 +501,16 @@ def knox_view(session: Session, f: ViewFilter, *, permutations: int = 99,
         if ms:
             f = ViewFilter(f.source, f.category, f.offence_group, ms[max(0, len(ms) - 3)],
                            ms[-1], f.area)
+    g = f
+
+    def build() -> dict:
+        return _knox(session, g, permutations, purpose)
+
+    return _decided(session, ("knox", permutations), f, "analyse", "analysis:near_repeat",
+                    {"via": "near repeats", "permutations": permutations}, purpose, build)
+
+
+def _knox(session: Session, f: ViewFilter, permutations: int, purpose: str | None) -> dict:
     r = session.analyse("near_repeat", purpose=purpose, area=f.area, source="force_extract",
                         permutations=permutations, **f.params())
     frame = r.frame.copy()

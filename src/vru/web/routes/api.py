@@ -102,17 +102,14 @@ def _cell(layer: str, cell: str) -> str:
 @router.get("/place", summary="One LSOA's or cell's counts by month and hour x weekday")
 def place(web: User, f: Filter, id: Annotated[str, Query(max_length=40)],  # noqa: A002
           cell: Annotated[str, Query(max_length=12)] = "lsoa") -> dict[str, Any]:
-    out = place_view(web.session, f, id, cell=cell, purpose=web.purpose)
+    out = dict(place_view(web.session, f, id, cell=cell, purpose=web.purpose))
     out["chart"] = charts.monthly(out["months"], f"{id}, {f.title()}", count="n")
     return out
 
 
 @router.get("/times", summary="Hour x weekday and the monthly trend, with Vega-Lite specs")
 def times(web: User, f: Filter) -> dict[str, Any]:
-    out = times_view(web.session, f, purpose=web.purpose)
-    out["charts"] = {"matrix": charts.hour_weekday(out["matrix"], f.title()),
-                     "trend": charts.monthly(out["trend"], f.title())}
-    return out
+    return times_view(web.session, f, purpose=web.purpose)
 
 
 @router.get("/near-repeats", summary="The Knox near-repeat table (police events with times)")

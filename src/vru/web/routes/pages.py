@@ -182,8 +182,7 @@ def _legend(view: Any) -> list[dict[str, Any]]:
 @router.get("/times")
 def times_page(request: Request, web: User, f: Filter) -> Response:
     view = times_view(web.session, f, purpose=web.purpose)
-    specs = {"matrix": charts.hour_weekday(view["matrix"], f.title()),
-             "trend": charts.monthly(view["trend"], f.title())}
+    specs = view["charts"]
     grid: dict[str, dict[int, Any]] = {}
     for r in view["matrix"]:
         grid.setdefault(r["weekday"], {})[r["hour"]] = r["value"]
@@ -220,7 +219,7 @@ def area(request: Request, name: str, web: User, f: Filter) -> Response:
     f = ViewFilter(**{**f.__dict__, "area": name})
     tiles, meta = _kpis(web, "rolling", name)
     times = times_view(web.session, f, purpose=web.purpose)
-    specs = {"trend": charts.monthly(times["trend"], f.title())}
+    specs = {"trend": times["charts"]["trend"]}
     q = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "area"]
                   + [("area", name)])
     return render(request, "area.html", {**_filters(request, f, web), "name": name,
