@@ -103,14 +103,6 @@ class MapView:
     classes: list[dict[str, Any]] = field(default_factory=list)  #: for "classes": code, label
     note: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
-    _values: bytes | None = field(default=None, repr=False)
-
-    def values_json(self) -> bytes:
-        """The layer without geometry (values keyed by place id), serialised once."""
-        if self._values is None:
-            self._values = json.dumps(self.payload(False), separators=(",", ":"),
-                                      allow_nan=False).encode()
-        return self._values
 
     def payload(self, geometry: bool) -> dict[str, Any]:
         out: dict[str, Any] = {"layer": self.layer, "title": self.title,
@@ -659,3 +651,16 @@ def data_view(session: Session, *, purpose: str | None = None, limit: int = 50) 
                                 t["reason"].value_counts().head(20).items()]
         out[name] = entry
     return out
+
+
+def category_list(session: Session, f: ViewFilter, *, purpose: str | None = None
+                  ) -> list[str]:
+    """The offence categories the reader's rows hold (labels only; for a filter form)."""
+
+    def build() -> list[str]:
+        c = session.counts(f.table, ["category"], None, purpose=purpose, area=f.area)
+        return sorted(v for v in c.table["category"].to_pylist() if v)
+
+    g = ViewFilter(f.source, area=f.area)  # the list does not depend on the other filters
+    return _decided(session, ("categories",), g, "read", f.table, {"via": "filter form"},
+                    purpose, build)

@@ -85,7 +85,7 @@ def create_app(home: str | Path | None = None, settings: WebSettings | None = No
             h["Cache-Control"] = "no-store"
         return response
 
-    app.add_middleware(GZipMiddleware, minimum_size=2048)
+    app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
 
     def wants_html(request: Request) -> bool:
         return not request.url.path.startswith(("/api/", "/openapi.json", "/static/"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from vru.service import admin
 from vru.service.geography import area_list, boundaries, places
@@ -23,6 +23,7 @@ from vru.service.views import (
 )
 from vru.web import charts
 from vru.web.auth import User, check_csrf, store
+from vru.web.encoded import json_response
 from vru.web.filters import view_filter
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -68,9 +69,9 @@ def _plain(v: Any) -> Any:
 
 @router.get("/boundaries/{level}", summary="LSOA, district or task-force area boundaries "
             "(GeoJSON, WGS84)")
-def boundaries_geojson(level: str, web: User, f: Filter) -> JSONResponse:
-    return JSONResponse(boundaries(web.session, level, f.table, purpose=web.purpose,
-                                   area=f.area))
+def boundaries_geojson(request: Request, level: str, web: User, f: Filter) -> Response:
+    return json_response(request, boundaries(web.session, level, f.table, purpose=web.purpose,
+                                             area=f.area))
 
 
 @router.get("/places", summary="Towns to name on the map")
@@ -85,14 +86,14 @@ def areas(web: User, f: Filter) -> list[dict[str, Any]]:
 
 @router.get("/map", summary="A map layer's released values (with geometry=true: GeoJSON "
             "features)")
-def map_layer(web: User, f: Filter,
+def map_layer(request: Request, web: User, f: Filter,
               layer: Annotated[str, Query(description=", ".join(LAYERS), max_length=12)
                                ] = "rate",
               cell: Cell = "grid:1000", geometry: bool = False) -> Response:
     view = map_view(web.session, layer, f, cell=_cell(layer, cell), purpose=web.purpose)
-    if geometry or layer != "rate":
-        return JSONResponse(view.payload(True))
-    return Response(view.values_json(), media_type="application/json")
+    full = geometry or layer != "rate"  # rates join the LSOA boundaries in the browser
+    return json_response(request, view, "full" if full else "values",
+                         lambda v: v.payload(full))
 
 
 def _cell(layer: str, cell: str) -> str:
@@ -108,14 +109,15 @@ def place(web: User, f: Filter, id: Annotated[str, Query(max_length=40)],  # noq
 
 
 @router.get("/times", summary="Hour x weekday and the monthly trend, with Vega-Lite specs")
-def times(web: User, f: Filter) -> dict[str, Any]:
-    return times_view(web.session, f, purpose=web.purpose)
+def times(request: Request, web: User, f: Filter) -> Response:
+    return json_response(request, times_view(web.session, f, purpose=web.purpose))
 
 
 @router.get("/near-repeats", summary="The Knox near-repeat table (police events with times)")
-def near_repeats(web: User, f: Filter,
-                 permutations: Annotated[int, Query(ge=19, le=999)] = 99) -> dict[str, Any]:
-    return knox_view(web.session, f, permutations=permutations, purpose=web.purpose)
+def near_repeats(request: Request, web: User, f: Filter,
+                 permutations: Annotated[int, Query(ge=19, le=999)] = 99) -> Response:
+    return json_response(request, knox_view(web.session, f, permutations=permutations,
+                                            purpose=web.purpose))
 
 
 @router.get("/counts", summary="The governed table builder: counts by dimensions")

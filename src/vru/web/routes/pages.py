@@ -16,6 +16,7 @@ from vru.service.geography import area_list
 from vru.service.views import (
     LAYERS,
     ViewFilter,
+    category_list,
     data_view,
     knox_view,
     map_view,
@@ -76,10 +77,9 @@ def _categories(web: Any, f: ViewFilter) -> list[str]:
     if f.source != "police":
         return []
     try:
-        c = web.session.counts(f.table, ["category"], None, purpose=web.purpose, area=f.area)
+        return category_list(web.session, f, purpose=web.purpose)
     except (Denied, BadRequest):
         return []
-    return sorted(v for v in c.table["category"].to_pylist() if v)
 
 
 # -- signing in and out -----------------------------------------------------------------------
