@@ -273,8 +273,14 @@ def _rate(session: Session, f: ViewFilter, purpose: str | None) -> MapView:
         if ft is not None:
             feats.append({"type": "Feature", "id": code, "geometry": ft["geometry"],
                           "properties": {"id": code, **props}})
+    note = _release_note(c.meta, withheld)
+    off = [code for code in got.index if code not in shapes]
+    if off:
+        n_off = sum(int(_num(got.at[code, "n"]) or 0) for code in off)
+        note += (f"; {len(off):,} LSOAs with {n_off:,} events lie in districts holding under "
+                 "0.1% of the rows and are left off the map")
     return MapView("rate", f"Events per 1,000 residents by LSOA: {f.title()}", feats, rows,
-                   "rate per 1,000", "sequential", note=_release_note(c.meta, withheld),
+                   "rate per 1,000", "sequential", note=note,
                    meta={**c.meta, "withheld": withheld})
 
 

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
 from vru.service import BadRequest, Denied, SignInError, admin
-from vru.service.geography import area_list
+from vru.service.geography import area_list, boundaries
 from vru.service.views import (
     LAYERS,
     ViewFilter,
@@ -156,8 +156,11 @@ def map_page(request: Request, web: User, f: Filter,
     export = {fmt: "/api/export?" + urlencode([*request.query_params.multi_items(),
                                                ("format", fmt)])
               for fmt in ("csv", "geojson", "gpkg")}
+    bbox = boundaries(web.session, "district", f.table, purpose=web.purpose,
+                      area=f.area)["bbox"]
     return render(request, "map.html", {
         **_filters(request, f, web), "view": view, "rows": shown, "total": len(rows),
+        "bbox": bbox,
         "layer": layer, "cell": cell, "layers": LAYERS, "cells": CELLS, "params": params,
         "export": export, "api": "/api/map?" + str(request.url.query),
         "legend": _legend(view)})

@@ -1,6 +1,5 @@
 // The map page: boundaries and a layer of released values from the JSON API, drawn with
 // MapLibre GL JS from the home's own boundaries (no tiles needed); suppressed places hatched.
-import { draw } from './charts.js';
 
 const cfg = JSON.parse(document.getElementById('map-config').textContent);
 const maplibregl = globalThis.maplibregl;
@@ -100,15 +99,60 @@ async function showPlace(id, label) {
       body.append(tp);
     }
     const chart = document.getElementById('detail-chart');
-    if (d.months.length) draw(chart, d.chart);
+    if (d.months.length) {
+      const { draw } = await import('./charts.js');  // vega only when a place is opened
+      draw(chart, d.chart);
+    }
     panel.focus?.();
   } catch (err) {
     body.textContent = err.message;
   }
 }
 
+function addLayers(map, data, districts, areas, places) {
+  map.addImage('hatch', hatch());
+  map.addSource('layer', { type: 'geojson', data, maxzoom: 14 });
+  map.addLayer({ id: 'fill', type: 'fill', source: 'layer',
+    filter: ['!=', ['get', 'suppressed'], true],
+    paint: { 'fill-color': fillColour(), 'fill-opacity': 0.9, 'fill-outline-color': OUTLINE } });
+  map.addLayer({ id: 'suppressed', type: 'fill', source: 'layer',
+    filter: ['==', ['get', 'suppressed'], true], paint: { 'fill-pattern': 'hatch' } });
+  map.addSource('districts', { type: 'geojson', data: districts });
+  map.addLayer({ id: 'districts', type: 'line', source: 'districts',
+    paint: { 'line-color': '#0B0C0C', 'line-width': 1.2 } });
+  if (areas) {
+    map.addSource('areas', { type: 'geojson', data: areas });
+    map.addLayer({ id: 'areas', type: 'line', source: 'areas',
+      paint: { 'line-color': '#0B0C0C', 'line-width': 2.2, 'line-dasharray': [2, 1] } });
+  }
+  for (const p of places) {
+    const el = document.createElement('div');
+    el.className = 'town';
+    el.textContent = p.name;
+    el.setAttribute('aria-hidden', 'true');
+    new maplibregl.Marker({ element: el }).setLngLat([p.lon, p.lat]).addTo(map);
+  }
+  map.once('idle', () => {
+    document.body.dataset.mapReady = '1';
+    globalThis.__vruMapDrawn = performance.now();
+  });
+}
+
 async function main() {
   const mapEl = document.getElementById('map');
+  // the map (and its worker) starts while the data are fetched: bounds come with the page
+  const b = cfg.bbox;
+  const map = new maplibregl.Map({
+    container: mapEl, style: style(), bounds: [[b[0], b[1]], [b[2], b[3]]],
+    fitBoundsOptions: { padding: 10 }, attributionControl: false, fadeDuration: 0,
+    canvasContextAttributes: { preserveDrawingBuffer: true, antialias: false },
+    preserveDrawingBuffer: true,
+  });
+  map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
+  map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
+  map.addControl(new maplibregl.AttributionControl({ compact: true,
+    customAttribution: 'Boundaries: ONS, OGL v3.0; contains OS data © Crown copyright' }));
+  const loaded = new Promise((resolve) => map.on('load', resolve));
   const [layer, lsoa, districts, areas, places] = await Promise.all([
     getJSON(cfg.api),
     cfg.layer === 'rate' ? getJSON(`/api/boundaries/lsoa?${filterQuery}`) : null,
@@ -125,53 +169,14 @@ async function main() {
   } else {
     data = { type: 'FeatureCollection', features: layer.features };
   }
-  const bbox = districts.bbox;
-  const map = new maplibregl.Map({
-    container: mapEl, style: style(), bounds: [[bbox[0], bbox[1]], [bbox[2], bbox[3]]],
-    fitBoundsOptions: { padding: 10 }, attributionControl: false,
-    canvasContextAttributes: { preserveDrawingBuffer: true, antialias: false },
-    preserveDrawingBuffer: true,
-  });
-  map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
-  map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
-  map.addControl(new maplibregl.AttributionControl({ compact: true,
-    customAttribution: 'Boundaries: ONS, OGL v3.0; contains OS data © Crown copyright' }));
-  map.on('load', () => {
-    map.addImage('hatch', hatch());
-    map.addSource('layer', { type: 'geojson', data });
-    map.addLayer({ id: 'fill', type: 'fill', source: 'layer',
-      filter: ['!=', ['get', 'suppressed'], true],
-      paint: { 'fill-color': fillColour(), 'fill-opacity': 0.9 } });
-    map.addLayer({ id: 'suppressed', type: 'fill', source: 'layer',
-      filter: ['==', ['get', 'suppressed'], true], paint: { 'fill-pattern': 'hatch' } });
-    map.addLayer({ id: 'outline', type: 'line', source: 'layer',
-      paint: { 'line-color': OUTLINE, 'line-width': 0.3, 'line-opacity': 0.6 } });
-    map.addSource('districts', { type: 'geojson', data: districts });
-    map.addLayer({ id: 'districts', type: 'line', source: 'districts',
-      paint: { 'line-color': '#0B0C0C', 'line-width': 1.2 } });
-    if (areas) {
-      map.addSource('areas', { type: 'geojson', data: areas });
-      map.addLayer({ id: 'areas', type: 'line', source: 'areas',
-        paint: { 'line-color': '#0B0C0C', 'line-width': 2.2, 'line-dasharray': [2, 1] } });
-    }
-    for (const p of places) {
-      const el = document.createElement('div');
-      el.className = 'town';
-      el.textContent = p.name;
-      el.setAttribute('aria-hidden', 'true');
-      new maplibregl.Marker({ element: el }).setLngLat([p.lon, p.lat]).addTo(map);
-    }
-    map.once('idle', () => {
-      document.body.dataset.mapReady = '1';
-      globalThis.__vruMapDrawn = performance.now();
-    });
-  });
+  await loaded;
+  addLayers(map, data, districts, areas, places);
   map.on('click', 'fill', (e) => showPlace(e.features[0].properties.id, e.features[0].properties.label));
   map.on('click', 'suppressed', (e) => showPlace(e.features[0].properties.id, e.features[0].properties.label));
   map.on('mouseenter', 'fill', () => { map.getCanvas().style.cursor = 'pointer'; });
   map.on('mouseleave', 'fill', () => { map.getCanvas().style.cursor = ''; });
-  for (const b of document.querySelectorAll('button.place')) {
-    b.addEventListener('click', () => showPlace(b.dataset.id, b.textContent));
+  for (const btn of document.querySelectorAll('button.place')) {
+    btn.addEventListener('click', () => showPlace(btn.dataset.id, btn.textContent));
   }
 }
 
