@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -30,6 +31,39 @@ def csp(settings: WebSettings) -> str:
             f"img-src {img}; font-src 'self'; connect-src 'self'; worker-src 'self'; "
             "child-src 'self'; frame-src 'none'; frame-ancestors 'none'; object-src 'none'; "
             "base-uri 'none'; form-action 'self'; manifest-src 'self'")
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response (plain ASGI: no per-request task)."""
+
+    def __init__(self, app: Any, policy: str) -> None:
+        self.app = app
+        self.common = [(b"content-security-policy", policy.encode()),
+                       (b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+                       (b"referrer-policy", b"no-referrer"),
+                       (b"cross-origin-opener-policy", b"same-origin"),
+                       (b"cross-origin-resource-policy", b"same-origin"),
+                       (b"permissions-policy",
+                        b"camera=(), microphone=(), geolocation=(), payment=()")]
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = list(self.common)
+        if not scope["path"].startswith("/static/"):
+            extra.append((b"cache-control", b"no-store"))
+        if scope.get("scheme") == "https":
+            extra.append((b"strict-transport-security", b"max-age=31536000"))
+
+        async def with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                names = {k for k, _ in extra}
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+                message = {**message, "headers": kept + extra}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 def create_app(home: str | Path | None = None, settings: WebSettings | None = None, *,
@@ -68,23 +102,7 @@ def create_app(home: str | Path | None = None, settings: WebSettings | None = No
     app.state.templates.env.globals["tile_url"] = settings.tile_url or ""
     policy = csp(settings)
 
-    @app.middleware("http")
-    async def headers(request: Request, call_next):  # noqa: ANN001, ANN202
-        response = await call_next(request)
-        h = response.headers
-        h["Content-Security-Policy"] = policy
-        h["X-Content-Type-Options"] = "nosniff"
-        h["X-Frame-Options"] = "DENY"
-        h["Referrer-Policy"] = "no-referrer"
-        h["Cross-Origin-Opener-Policy"] = "same-origin"
-        h["Cross-Origin-Resource-Policy"] = "same-origin"
-        h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
-        if request.url.scheme == "https":
-            h["Strict-Transport-Security"] = "max-age=31536000"
-        if not request.url.path.startswith("/static/"):
-            h["Cache-Control"] = "no-store"
-        return response
-
+    app.add_middleware(SecurityHeaders, policy=policy)
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
 
     def wants_html(request: Request) -> bool:
