@@ -122,3 +122,26 @@ def test_a_view_released_for_one_role_is_never_served_to_another(clients, web_wo
     t = clients["tia"].get("/api/times").json()
     assert a["meta"]["release"]["profile"] == "none" and t["meta"]["release"]["profile"] == "nhs"
     assert sum(r["value"] or 0 for r in t["matrix"]) < sum(r["value"] for r in a["matrix"])
+
+
+@pytest.mark.parametrize(("layer", "cell"), [("gistar", "lsoa"), ("gistar", "h3:8"),
+                                             ("emerging", "grid:1000"), ("density", "")])
+def test_analysis_layers_for_an_analyst(clients, layer, cell):
+    r = clients["ann"].get(f"/api/map?layer={layer}&cell={cell}")
+    assert r.status_code == 200, r.text[:300]
+    body = r.json()
+    assert body["features"] and len(body["rows"]) >= len(body["features"])
+    if layer == "gistar":  # the legend names every class, cold spots too
+        assert [c["code"] for c in body["classes"]] == [3, 2, 1, 0, -1, -2, -3]
+        page = clients["ann"].get(f"/map?layer=gistar&cell={cell}").text
+        assert "Cold spot, 99% confidence" in page or "Cold Spot - 99%" in page
+    if layer == "density":
+        assert "record-level" in body["note"]
+
+
+def test_every_map_layer_page_renders(clients):
+    for q in ("layer=rate", "layer=cells&cell=h3:8", "layer=gistar&cell=lsoa",
+              "layer=emerging&cell=grid:1000", "layer=density", "source=hospital"):
+        r = clients["ann"].get(f"/map?{q}")
+        assert r.status_code == 200, (q, r.text[:300])
+        assert 'id="map-config"' in r.text and "Download this view" in r.text

@@ -349,8 +349,7 @@ def _analysis_layer(session: Session, layer: str, f: ViewFilter, cell: str,
         if layer == "gistar":
             props["z"] = round(float(frame["z"].iloc[i]), 2)
         rows.append(props | {"id": ident})
-        if code != 0 or layer == "gistar":
-            feats.append(_feature(ident, frame.geometry.iloc[i], props))
+        feats.append(_feature(ident, frame.geometry.iloc[i], props))  # no pattern: grey
     rel = r.meta.get("release", {})
     note = rel.get("note", "")
     if rel.get("profile") not in (None, "none"):

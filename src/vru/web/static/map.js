@@ -5,7 +5,8 @@ const cfg = JSON.parse(document.getElementById('map-config').textContent);
 const maplibregl = globalThis.maplibregl;
 maplibregl.setWorkerUrl('/static/vendor/maplibre-gl-csp-worker.js');
 
-const SEQ = ['#E3ECF6', '#A9C4E0', '#6A9BCB', '#2E6AA6', '#12436D'];
+// the Analysis Function sequential palette, light to dark (as vru.service.charts)
+const SEQ = ['#C5DCF2', '#6BACE6', '#2073BC', '#12436D'];
 const GISTAR = { 3: '#801650', 2: '#B5487A', 1: '#E7A1BE', 0: '#F3F2F1', '-1': '#A9C4E0',
   '-2': '#4F82BA', '-3': '#12436D' };
 const EMERGING = { 0: '#F3F2F1', 1: '#801650', 2: '#A8325E', 3: '#C94F7C', 4: '#E7A1BE', 5: '#F46A25', 6: '#FDB280', 7: '#7A3B00', 8: '#D6668F',
