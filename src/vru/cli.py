@@ -1062,7 +1062,8 @@ def kpi(
             else:
                 cells = [_number(r["current"]), _number(r["previous"]),
                          change + (" (partial)" if r["partial"] else ""),
-                         "" if r["p_value"] is None else _number(float(r["p_value"])),
+                         "" if r["p_value"] is None else
+                         "<0.001" if r["p_value"] < 0.001 else f"{r['p_value']:.3f}",
                          str(r["lowest_since"] or ""),
                          "" if r["rate_per_1000"] is None else f"{r['rate_per_1000']:.2f}", pos]
             t.add_row(r["label"], *([r["group"] or ""] if by else []), *cells)

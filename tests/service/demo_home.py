@@ -17,9 +17,13 @@ from vru.service.demo import build
 from vru.synth import Manifest
 
 PW = "correct horse battery staple"
-#: name -> (role, area)
-USERS = {"ann": ("analyst", None), "vic": ("viewer", None),
-         "tia": ("task_force_member", "reading"), "eve": ("ethics_board_member", None)}
+#: The organisation owning the demo's ED data (its agreement's owner).
+ED_OWNER = "Thames Valley acute trusts (synthetic)"
+#: name -> (role, area, organisation)
+USERS = {"ann": ("analyst", None, None), "vic": ("viewer", None, None),
+         "tia": ("task_force_member", "reading", None),
+         "eve": ("ethics_board_member", None, None),
+         "pat": ("partner_data_owner", None, ED_OWNER)}
 
 
 def demo_home(factory: pytest.TempPathFactory) -> tuple[Path, Manifest]:
@@ -30,8 +34,8 @@ def demo_home(factory: pytest.TempPathFactory) -> tuple[Path, Manifest]:
         s = open_session(home)
         try:
             build(s, seed=1, say=lambda _text: None)
-            for name, (role, area) in USERS.items():
-                admin.add_user(s, name, role, area=area, password=PW)
+            for name, (role, area, org) in USERS.items():
+                admin.add_user(s, name, role, area=area, password=PW, organisation=org)
         finally:
             s.close()
         done.write_text("ok")

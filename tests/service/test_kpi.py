@@ -12,7 +12,6 @@ from tests.service.demo_home import PW, demo_home
 
 from vru.analysis.kpi import pct_change
 from vru.service import BadRequest, Denied, admin, open_session
-from vru.service.demo import build as _unused_build  # noqa: F401  (the fixture builds with it)
 from vru.service.ingest import ingest
 
 MANIFEST_POSITIVE = [1, 2, 3, 4, 6, 7, 8]
@@ -105,6 +104,7 @@ def test_counts_equal_the_lake(analyst, kpis_2020):
         "SELECT count(*) FROM ed_assaults WHERE month LIKE '2020-%' AND weapon = "
         "'knife or sharp object'").column(0)[0].as_py()
     assert sharp.source == "ed_assaults" and sharp.rate_per_1000 is not None
+    assert kpis_2020.get("ed_assaults").wording.startswith("ED assault attendances are down")
 
 
 def test_default_positive_outcomes_are_types_1_to_8(analyst):
@@ -192,6 +192,10 @@ def test_bad_requests(analyst):
         analyst.kpis("2020", measures=["knife"])
     with pytest.raises(BadRequest, match="area or district"):
         analyst.kpis("2020", by="lsoa")
+    with pytest.raises(BadRequest, match="28-day"):
+        analyst.kpis("28d:2020-12-31", against="2019-12")
+    with pytest.raises(BadRequest, match="28-day"):
+        analyst.kpis("2020-12", against="28d:2019-12-31")
 
 
 def test_a_homes_measures_file_adds_and_overrides(analyst, tmp_path):
@@ -242,6 +246,25 @@ def test_member_sees_their_area_only(member, analyst):
         assert (v is None and 1 <= e <= 7) or v == int((e + 2.5) // 5 * 5)
     with pytest.raises(Denied):
         member.kpis("2020", area="slough")
+    districts = member.kpis("2020", measures=["personal_robbery"], by="district")
+    assert [k.group for k in districts.records] == ["E06000038"]  # Reading only
+
+
+def test_partner_data_owner_gets_their_own_dataset_only(demo):
+    s = open_session(demo[0], user="pat", password=PW)
+    try:
+        r = s.kpis("2020")
+        with pytest.raises(Denied, match="own datasets"):
+            s.kpis("2020", measures=["knife_crime", "homicide"])
+    finally:
+        s.close()
+    for k in r.records:
+        if k.table == "ed_assaults":
+            assert k.available and k.current is not None
+        else:
+            assert not k.available and k.current is None and k.previous is None
+            assert k.note.startswith("not available to you: partner data owners")
+    assert r.meta["table_versions"]["incidents"] is not None
 
 
 def test_member_cannot_get_exact_small_counts_with_a_measures_file(member, tmp_path):
@@ -295,16 +318,16 @@ def test_police_uk_cannot_give_knife_crime_and_says_so(police_only):
     assert p.partial and p.missing_months == ["2018-07", "2018-08", "2018-09"]
 
 
-def _extract(path: Path, counts: dict[int, int]) -> Path:
+def _extract(path: Path, counts: dict[int, int], first_ref: int = 0) -> Path:
     """A force extract of knife-flagged assaults with injury in Reading: ``counts`` per year,
-    spread over the year's days."""
+    spread over the year's days (crime references from ``first_ref`` + 1)."""
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh, quoting=csv.QUOTE_MINIMAL)
         w.writerow(["crime_ref", "force", "ho_offence_code", "offence_description",
                     "committed_from", "committed_to", "easting", "northing",
                     "location_description", "knife_flag", "domestic_flag", "outcome_type",
                     "outcome_date", "victim_age_band"])
-        ref = 0
+        ref = first_ref
         for year, n in counts.items():
             for i in range(n):
                 ref += 1
@@ -319,14 +342,26 @@ def _extract(path: Path, counts: dict[int, int]) -> Path:
 
 
 def test_a_change_planted_as_noise_is_not_called_a_fall(tmp_path):
-    """1,300 knife crimes, then 1,262: -3%, well within chance (the issue's own example)."""
+    """1,300 knife crimes, then 1,262: -3%, well within chance (the issue's own example).
+    Then a later load changes 2020; a re-run at the first version gives the first numbers."""
     home = tmp_path / "home"
     s = open_session(home)
     try:
         ingest(s, "force-extract", [_extract(tmp_path / "x.csv", {2019: 1300, 2020: 1262})])
         k = s.kpis("2020", measures=["knife_crime"]).get("knife_crime")
+        first = s.tables()["incidents"]
+        ingest(s, "force-extract", [_extract(tmp_path / "y.csv", {2020: 400}, 10_000)])
+        assert s.tables()["incidents"] > first
+        later = s.kpis("2020", measures=["knife_crime"]).get("knife_crime")
+        again = s.kpis("2020", measures=["knife_crime"], versions={"incidents": first})
+        with pytest.raises(BadRequest, match="versions"):
+            s.kpis("2020", versions={"incidents": 99})
     finally:
         s.close()
+    assert later.current == 1662 and later.significant and "up 28%" in later.wording
+    assert again.get("knife_crime").as_dict() | {"table_version": None} == k.as_dict() | {
+        "table_version": None}
+    assert again.meta["table_versions"]["incidents"] == first
     assert (k.previous, k.current) == (1300, 1262)
     assert k.significant is False and k.p_value > 0.3
     assert k.wording.startswith("Knife crime: no significant change (1,300 → 1,262")

@@ -334,7 +334,8 @@ def _p(p: float) -> str:
 
 def describe_change(label: str, previous: float | None, current: float | None,
                     p_value: float | None, *, alpha: float = ALPHA,
-                    since: int | None = None, rate: tuple[str, str] | None = None) -> str:
+                    since: int | None = None, rate: tuple[str, str] | None = None,
+                    plural: bool = False) -> str:
     """One sentence about a change, honest about noise.
 
     Parameters
@@ -351,6 +352,8 @@ def describe_change(label: str, previous: float | None, current: float | None,
         A "lowest / highest since" year to add.
     rate
         (previous, current) as text (e.g. ``"9.5%"``) when the values are rates.
+    plural
+        The label is plural ("ED assault attendances are down ...").
 
     Returns
     -------
@@ -366,7 +369,7 @@ def describe_change(label: str, previous: float | None, current: float | None,
         return f"{label}: {why} ({pair})"
     if p_value < alpha and change != 0:
         word = "down" if change < 0 else "up"
-        text = f"{label} is {word} {_pct(change)} ({pair}; {_p(p_value)})"
+        text = f"{label} {'are' if plural else 'is'} {word} {_pct(change)} ({pair}; {_p(p_value)})"
         if since is not None:
             text += f", the {'lowest' if change < 0 else 'highest'} since {since}"
         return text

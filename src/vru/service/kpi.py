@@ -13,7 +13,7 @@ restricted reader is derived from an exact count.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
@@ -120,7 +120,8 @@ class _Table:
 def kpis(session: Session, period: str, *, against: str | None = None,
          measures: Sequence[str] | None = None, by: str | None = None,
          measures_file: str | None = None, positive_outcome_types: Sequence[int] | None = None,
-         purpose: str | None = None, area: str | None = None) -> KpiReport:
+         purpose: str | None = None, area: str | None = None,
+         versions: Mapping[str, int] | None = None) -> KpiReport:
     """Headline KPIs for ``period`` against the period before (or ``against``).
 
     Parameters
@@ -138,10 +139,14 @@ def kpis(session: Session, period: str, *, against: str | None = None,
         None (the whole lake as the reader sees it), ``"area"`` (task-force areas) or
         ``"district"``.
     measures_file
-        A measures TOML adding to or overriding the shipped and the home's.
+        A measures TOML adding to or overriding the shipped and the home's: a path on the
+        machine running vru (a face serving other people must not pass paths they give).
     positive_outcome_types
         Home Office outcome types counted as positive (default from the measures settings:
         1-8).
+    versions
+        Read these table versions (table -> Delta version) instead of the current ones: a
+        re-run at the versions a briefing names gives its numbers again.
 
     Returns
     -------
@@ -153,7 +158,7 @@ def kpis(session: Session, period: str, *, against: str | None = None,
     if by not in BY:
         raise BadRequest(f"--by {by!r}: give area or district (or nothing for the whole lake)")
     request = {"period": period, "against": against, "measures": list(measures or []),
-               "by": by}
+               "by": by, "versions": dict(versions or {})}
     defs = load_measures(session.home, measures_file,
                          list(positive_outcome_types) if positive_outcome_types else None)
     chosen = defs.select(list(measures) if measures else None)
@@ -165,7 +170,9 @@ def kpis(session: Session, period: str, *, against: str | None = None,
         t = tables[m.table] = _Table(m.table)
         if m.table not in held:
             continue
-        t.version = held[m.table]
+        t.version = int((versions or {}).get(m.table, held[m.table]))
+        if not 0 <= t.version <= held[m.table]:
+            raise BadRequest(f"{m.table} has versions 0..{held[m.table]}; asked {t.version}")
         try:
             t.decision = session.decide("read", m.table, purpose=purpose, area=area,
                                         versions={m.table: t.version},
@@ -174,7 +181,7 @@ def kpis(session: Session, period: str, *, against: str | None = None,
             t.denied = exc.reason
             continue
         t.events = session.events(t.decision, m.table, t.version)
-        t.coverage = coverage(t.events)
+        t.coverage = _coverage(t.events)
     asked = [t for t in tables.values() if t.version is not None]
     if asked and all(t.denied for t in asked):  # nothing may be read: refuse the request
         raise Denied(asked[0].denied or "denied")
@@ -187,13 +194,18 @@ def kpis(session: Session, period: str, *, against: str | None = None,
         previous = (stats.parse_period(against, last) if against else current.previous())
     except stats.PeriodError as exc:
         raise BadRequest(str(exc)) from None
-    if against and previous.days != current.days and current.kind == "days_28":
-        raise BadRequest("a 28-day period is compared with another 28-day period")
+    if previous.month_grained != current.month_grained or (
+            current.kind == "days_28" and previous.days != current.days):
+        raise BadRequest("a 28-day period is compared with another 28-day period (e.g. "
+                         "--period 28d:2020-12-31 --against 28d:2019-12-31)")
     records: list[Kpi] = []
     rules: dict[str, Any] = {}
+    picked = {m.id: _pick(m, tables[m.table], [current, previous]) for m in chosen}
+    frames = _count_all(session, tables, chosen, picked, defs, current, previous, by)
     for m in chosen:
         t = tables[m.table]
-        records += _measure(session, m, t, defs, current, previous, by, rules)
+        records += _measure(session, m, t, defs, current, previous, by, rules, picked[m.id],
+                            frames.get(m.id))
     meta = {
         "period": current.as_dict(), "previous": previous.as_dict(), "by": by,
         "table_versions": {t.name: t.version for t in tables.values() if t.version is not None},
@@ -208,6 +220,25 @@ def kpis(session: Session, period: str, *, against: str | None = None,
                                              "expected cell is below 5)"},
     }
     return KpiReport(records, meta)
+
+
+#: Coverage and force-area LSOAs per (home, table, version, area): a table version never
+#: changes, so they are computed once per process.
+_CACHE: dict[tuple[Any, ...], Any] = {}
+_CACHE_SIZE = 32
+
+
+def _cached(key: tuple[Any, ...], make: Any) -> Any:
+    if key not in _CACHE:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = make()
+    return _CACHE[key]
+
+
+def _coverage(events: Any) -> Coverage:
+    return _cached(("coverage", str(events.home), events.table, events.version, events.lsoa),
+                   lambda: coverage(events))
 
 
 def _release_meta(session: Session, tables: dict[str, _Table],
@@ -262,15 +293,9 @@ def _pick(m: Measure, t: _Table, periods: list[stats.Period]
                       f"{periods[1].label}")
 
 
-def _measure(session: Session, m: Measure, t: _Table, defs: Measures, current: stats.Period,
-             previous: stats.Period, by: str | None, rules: dict[str, Any]) -> list[Kpi]:
-    base = {"measure": m.id, "label": m.label, "period": current.label,
-            "previous_period": previous.label, "table": m.table, "table_version": t.version}
-    rule, missing, why = _pick(m, t, [current, previous])
-    if rule is None:
-        return [Kpi(**base, available=False, note=why,
-                    wording=f"{m.label}: not available — {why}")]
-    # history: the same period in earlier years, as far back as the source holds
+def _history(current: stats.Period, t: _Table, rule: SourceRule
+             ) -> list[tuple[int, stats.Period]]:
+    """The same period in earlier years, as far back as the source holds."""
     history: list[tuple[int, stats.Period]] = []
     first = min(t.coverage.months(rule.source))
     for k in range(1, HISTORY_YEARS + 1):
@@ -278,7 +303,41 @@ def _measure(session: Session, m: Measure, t: _Table, defs: Measures, current: s
         if p is None or p.months()[-1] < first:
             break
         history.append((p.start.year, p))
-    frame = _count(session, t, rule, defs, current, previous, history, by)
+    return history
+
+
+def _count_all(session: Session, tables: dict[str, _Table], chosen: list[Measure],
+               picked: dict[str, Any], defs: Measures, current: stats.Period,
+               previous: stats.Period, by: str | None) -> dict[str, pd.DataFrame]:
+    """Exact counts of every available measure, one scan per (table, source): measure id ->
+    its frame (group, period, n, keys, positives)."""
+    batches: dict[tuple[str, str], list[Measure]] = {}
+    for m in chosen:
+        rule = picked[m.id][0]
+        if rule is not None:
+            batches.setdefault((m.table, rule.source), []).append(m)
+    out: dict[str, pd.DataFrame] = {}
+    for (table, _source), ms in batches.items():
+        t = tables[table]
+        rules = [picked[m.id][0] for m in ms]
+        history = _history(current, t, rules[0])
+        frame = _count(session, t, rules, defs, current, previous, history, by)
+        for i, m in enumerate(ms):
+            out[m.id] = frame[frame["idx"] == i].drop(columns=["idx"]).reset_index(drop=True)
+    return out
+
+
+def _measure(session: Session, m: Measure, t: _Table, defs: Measures, current: stats.Period,
+             previous: stats.Period, by: str | None, rules: dict[str, Any],
+             picked: tuple[SourceRule | None, list[str], str | None],
+             frame: pd.DataFrame | None) -> list[Kpi]:
+    base = {"measure": m.id, "label": m.label, "period": current.label,
+            "previous_period": previous.label, "table": m.table, "table_version": t.version}
+    rule, missing, why = picked
+    if rule is None or frame is None:
+        return [Kpi(**base, available=False, note=why,
+                    wording=f"{m.label}: not available — {why}")]
+    history = _history(current, t, rule)
     released, rel = _release(session, t, frame)
     rules[m.table] = rel.as_meta()
     cov_months = set(t.coverage.months(rule.source))
@@ -295,34 +354,41 @@ def _measure(session: Session, m: Measure, t: _Table, defs: Measures, current: s
     return out
 
 
-def _count(session: Session, t: _Table, rule: SourceRule, defs: Measures,
+def _count(session: Session, t: _Table, rules: list[SourceRule], defs: Measures,
            current: stats.Period, previous: stats.Period,
            history: list[tuple[int, stats.Period]], by: str | None) -> pd.DataFrame:
-    """Exact counts per (group, period) with their cell keys: never leaves unreleased."""
+    """Exact counts per (measure index, group, period) with their cell keys: they never
+    leave this module unreleased."""
     periods = {"current": current, "previous": previous,
                **{_key(y, p, previous): p for y, p in history}}
     if _overlap(periods):  # a CASE gives a row to one period only: count each on its own
-        parts = [_query(session, t, rule, defs, {name: p}, by) for name, p in periods.items()]
+        parts = [_query(session, t, rules, defs, {name: p}, by) for name, p in periods.items()]
         rows = pd.concat(parts, ignore_index=True)
     else:
-        rows = _query(session, t, rule, defs, periods, by)
+        rows = _query(session, t, rules, defs, periods, by)
     rows = rows.rename(columns={"grp": "group"})
     rows["group"] = rows["group"].fillna("").astype(str)
     return rows
 
 
-def _query(session: Session, t: _Table, rule: SourceRule, defs: Measures,
+def _query(session: Session, t: _Table, rules: list[SourceRule], defs: Measures,
            periods: dict[str, stats.Period], by: str | None) -> pd.DataFrame:
+    """One scan of the governed view for every rule (all of one source): columns grp,
+    period, idx (the rule's index), n, n_key, pos, pos_key, outcomes_known."""
     from vru.service.dimensions import dimension
 
     grained = next(iter(periods.values())).month_grained
     with session.engine(t.events) as con:
         cols = set(session.columns(t.events))
-        cond, params = rule.where(cols)
-        conds = [f"({cond})"]
+        flags, fparams = [], []
+        for i, rule in enumerate(rules):
+            cond, p = rule.where(cols)
+            flags.append(f"coalesce({cond}, false) AS m{i}")
+            fparams += p
+        conds, params = [], []
         if "source" in cols:
             conds.append("e.source = ?")
-            params.append(rule.source)
+            params.append(rules[0].source)
         joins, group = "", "''"
         if by is not None:
             dim = dimension(by, cols)
@@ -344,6 +410,7 @@ def _query(session: Session, t: _Table, rule: SourceRule, defs: Measures,
                  f"e.{RECORD_KEY}" if keyed else f"0 AS {RECORD_KEY}"]
         is_pos = ("outcome_code IN (" + ", ".join("?" * len(positive)) + ")"
                   if has_outcome and positive else "FALSE")
+        pos_params = positive if is_pos != "FALSE" else []
         if grained:
             day = "e.month"
             bounds = {name: (p.months()[0], p.months()[-1]) for name, p in periods.items()}
@@ -359,16 +426,33 @@ def _query(session: Session, t: _Table, rule: SourceRule, defs: Measures,
         months = [mo for p in periods.values() for mo in (p.months()[0], p.months()[-1])]
         conds.append("e.month BETWEEN ? AND ?")
         params += [min(months), max(months)]
-        sql = (f"SELECT grp, period, count(*) AS n, "
-               f"CAST(coalesce(sum({RECORD_KEY}), 0) % 256 AS BIGINT) AS n_key, "
-               f"count(*) FILTER (WHERE {is_pos}) AS pos, "
-               f"CAST(coalesce(sum({RECORD_KEY}) FILTER (WHERE {is_pos}), 0) % 256 AS BIGINT) "
-               "AS pos_key, count(outcome_code) AS outcomes_known FROM ("
+        # one aggregate set per rule, side by side: the parameters follow the text's order
+        outer, oparams = [], []
+        for i in range(len(rules)):
+            outer.append(
+                f"count(*) FILTER (WHERE m{i}) AS n_{i}, "
+                f"CAST(coalesce(sum({RECORD_KEY}) FILTER (WHERE m{i}), 0) % 256 AS BIGINT) "
+                f"AS n_key_{i}, count(*) FILTER (WHERE m{i} AND {is_pos}) AS pos_{i}, "
+                f"CAST(coalesce(sum({RECORD_KEY}) FILTER (WHERE m{i} AND {is_pos}), 0) % 256 "
+                f"AS BIGINT) AS pos_key_{i}, count(outcome_code) FILTER (WHERE m{i}) "
+                f"AS outcomes_known_{i}")
+            oparams += pos_params + pos_params
+        any_flag = " OR ".join(f"m{i}" for i in range(len(rules)))
+        sql = (f"SELECT grp, period, {', '.join(outer)} FROM ("
                f"SELECT {group} AS grp, CASE {' '.join(cases)} END AS period, "
-               f"{', '.join(inner)} FROM e_src e {joins} WHERE {' AND '.join(conds)}) "
-               "WHERE period IS NOT NULL GROUP BY ALL")
-        pos_params = positive if is_pos != "FALSE" else []
-        return con.sql(sql, params=pos_params + pos_params + bparams + params).df()
+               f"{', '.join(inner)}, {', '.join(flags)} FROM e_src e {joins} "
+               f"WHERE {' AND '.join(conds)}) WHERE period IS NOT NULL AND ({any_flag}) "
+               "GROUP BY ALL")
+        wide = con.sql(sql, params=oparams + bparams + fparams + params).df()
+    parts = []
+    for i in range(len(rules)):
+        part = wide[["grp", "period", f"n_{i}", f"n_key_{i}", f"pos_{i}", f"pos_key_{i}",
+                     f"outcomes_known_{i}"]].copy()
+        part.columns = ["grp", "period", "n", "n_key", "pos", "pos_key", "outcomes_known"]
+        part = part[part["n"] > 0]  # a group with none of this measure: absent, as before
+        part.insert(2, "idx", i)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True) if parts else wide
 
 
 def _key(year: int, p: stats.Period, previous: stats.Period) -> str:
@@ -422,11 +506,16 @@ def _populations(session: Session, t: _Table, by: str | None) -> dict[str | None
     elif t.force is not None and t.force is not t:  # the lake's force area, from incidents
         out = _populations(session, t.force, by)
     else:
-        with session.engine(t.events) as con:
-            if "lsoa11cd" not in session.columns(t.events):
-                return {}
-            codes = con.sql("SELECT DISTINCT lsoa11cd FROM e_src WHERE lsoa11cd IS NOT NULL"
-                            ).df()["lsoa11cd"].astype(str)
+        def seen() -> list[str] | None:
+            with session.engine(t.events) as con:
+                if "lsoa11cd" not in session.columns(t.events):
+                    return None
+                return con.sql("SELECT DISTINCT lsoa11cd FROM e_src WHERE lsoa11cd IS NOT "
+                               "NULL").df()["lsoa11cd"].astype(str).tolist()
+
+        codes = _cached(("lsoas", str(t.events.home), t.name, t.version), seen)
+        if codes is None:
+            return {}
         # the force area: districts where the rows reach at least half the LSOAs (a border
         # street of a neighbouring force does not bring its whole district in)
         per["seen"] = per["lsoa11cd"].isin(set(codes))
@@ -475,8 +564,8 @@ def _record(m: Measure, base: dict[str, Any], g: pd.DataFrame, rule: SourceRule,
         return k
     if k.current is not None and k.previous is not None:
         k.change_pct = _round(stats.pct_change(k.previous, k.current), 1)
-        k.p_value = _round(stats.poisson_test(k.current, k.previous, current.days,
-                                              previous.days), 4)
+        k.p_value = _sig(stats.poisson_test(k.current, k.previous, current.days,
+                                            previous.days))
         k.significant = (k.p_value is not None and k.p_value < defs.significance
                          and k.current != k.previous)
     if k.current is not None:
@@ -486,7 +575,7 @@ def _record(m: Measure, base: dict[str, Any], g: pd.DataFrame, rule: SourceRule,
     falling = k.change_pct is not None and k.change_pct < 0
     since = k.lowest_since if falling else k.highest_since
     k.wording = stats.describe_change(label, k.previous, k.current, k.p_value,
-                                      alpha=defs.significance, since=since)
+                                      alpha=defs.significance, since=since, plural=m.plural)
     if falling and since is None and k.record_low_since is not None:
         k.wording += f" (the lowest of every {current.kind.replace('_', ' ')} held since " \
                      f"{k.record_low_since})"
@@ -514,7 +603,7 @@ def _outcomes(k: Kpi, g: pd.DataFrame, m: Measure, defs: Measures, current: stat
     r1, r0 = x1 / n1, x0 / n0
     k.positive_outcome_rate, k.previous_positive_outcome_rate = round(r1, 4), round(r0, 4)
     k.positive_outcome_rate_change_pct = _round(stats.pct_change(r0, r1), 1)
-    k.positive_outcome_p_value = _round(stats.two_proportion_test(x1, n1, x0, n0), 4)
+    k.positive_outcome_p_value = _sig(stats.two_proportion_test(x1, n1, x0, n0))
     k.positive_outcome_wording = stats.describe_change(
         what, r0, r1, k.positive_outcome_p_value, alpha=defs.significance,
         rate=(f"{100 * r0:.1f}%", f"{100 * r1:.1f}%")) + (
@@ -524,6 +613,11 @@ def _outcomes(k: Kpi, g: pd.DataFrame, m: Measure, defs: Measures, current: stat
 
 def _round(v: float | None, digits: int) -> float | None:
     return None if v is None or (isinstance(v, float) and math.isnan(v)) else round(v, digits)
+
+
+def _sig(p: float) -> float | None:
+    """A p-value to four significant figures (tiny ones stay tiny, not 0)."""
+    return None if math.isnan(p) else float(f"{p:.4g}")
 
 
 def _num(v: int | None) -> str:
@@ -566,7 +660,7 @@ def series(session: Session, period: str, *, measures: Sequence[str] | None = No
                                         "period": period, "years": years, "by": by,
                                         "measures": [m.id for m in chosen]}})
         t.events = session.events(t.decision, table, t.version)
-        t.coverage = coverage(t.events)
+        t.coverage = _coverage(t.events)
         versions[table] = t.version
         try:
             end = stats.parse_period(period, _last_day([t])).end
@@ -585,7 +679,7 @@ def series(session: Session, period: str, *, measures: Sequence[str] | None = No
             periods = {mo: stats.parse_period(mo) for mo in months if mo in have}
             if not periods:
                 continue
-            got = _query(session, t, rule, defs, periods, by)
+            got = _query(session, t, [rule], defs, periods, by).drop(columns=["idx"])
             got = got.rename(columns={"grp": "group", "period": "month"})
             got["group"] = got["group"].fillna("").astype(str)
             # a month held with no event is a true 0: add it so it is drawn (and released)

@@ -89,10 +89,11 @@ class Measure:
     table: str
     sources: tuple[SourceRule, ...]
     outcomes: bool = False  #: report the positive outcome rate too
+    plural: bool = False  #: the label is plural (wording says "are")
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "label": self.label, "description": self.description,
-                "table": self.table, "outcomes": self.outcomes,
+                "table": self.table, "outcomes": self.outcomes, "plural": self.plural,
                 "sources": [{k: v for k, v in vars(s).items() if v not in ((), None, False)}
                             for s in self.sources]}
 
@@ -148,7 +149,7 @@ def _parse(data: dict[str, Any], where: str, settings: dict[str, Any]) -> dict[s
                              f"[measures.{mid}.force_extract] with offence_codes = [...]")
         out[mid] = Measure(mid, str(body.get("label", mid)), " ".join(
             str(body.get("description", "")).split()), table, tuple(sources),
-            bool(body.get("outcomes", False)))
+            bool(body.get("outcomes", False)), bool(body.get("plural", False)))
     return out
 
 

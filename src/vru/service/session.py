@@ -324,7 +324,8 @@ class Session:
              measures: Sequence[str] | None = None, by: str | None = None,
              measures_file: str | None = None,
              positive_outcome_types: Sequence[int] | None = None,
-             purpose: str | None = None, area: str | None = None) -> Any:
+             purpose: str | None = None, area: str | None = None,
+             versions: Mapping[str, int] | None = None) -> Any:
         """Headline KPIs for ``period`` against the one before, released for this user
         (`vru.service.kpi.kpis`: records with measure, current, previous, change_pct,
         p_value, lowest_since, rates, positive outcome rate, wording, partial flags)."""
@@ -332,7 +333,8 @@ class Session:
 
         return kpis(self, period, against=against, measures=measures, by=by,
                     measures_file=measures_file,
-                    positive_outcome_types=positive_outcome_types, purpose=purpose, area=area)
+                    positive_outcome_types=positive_outcome_types, purpose=purpose, area=area,
+                    versions=versions)
 
     # -- the one release function --------------------------------------------------------------
 
