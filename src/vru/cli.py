@@ -904,8 +904,8 @@ def demo(
 ) -> None:
     """The main job on the embedded default: a synthetic Thames Valley (2015–2021) plus the real
     data.police.uk months vru ships, ingested into the lake at --home; then `status`, one demo
-    sign-in per role (random passwords, also in <home>/demo-logins.txt, mode 0600) and the
-    dashboard."""
+    sign-in per role (random passwords, also kept in the home's demo-logins.txt, mode 0600) and
+    the dashboard."""
     from vru.service import demo as demo_service
     from vru.service.demologins import ensure_demo_logins
 

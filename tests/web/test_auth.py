@@ -131,3 +131,22 @@ def test_the_store_keeps_no_token(web_world):
     token, _ = store.sign_in("ann", PW)
     assert token not in repr(store._by_hash) and token not in str(list(store._by_hash))
     store.close()
+
+
+def test_signing_in_again_ends_the_old_session(app):
+    c = TestClient(app)
+    assert sign_in(c, "ann").status_code == 303
+    old = c.cookies.get("vru_session")
+    assert sign_in(c, "ann").status_code == 303
+    new = c.cookies.get("vru_session")
+    assert new != old
+    stale = TestClient(app)
+    stale.cookies.set("vru_session", old)
+    assert stale.get("/api/me").status_code == 401
+
+
+def test_the_menu_offers_what_the_role_may_see(clients):
+    assert 'href="/times"' not in clients["vic"].get("/").text
+    assert 'href="/times"' in clients["tia"].get("/").text
+    r = clients["pat"].get("/", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/data"

@@ -54,9 +54,14 @@ def render(request: Request, name: str, context: dict[str, Any], status: int = 2
 def _nav(web: Any) -> list[tuple[str, str]]:
     if web is None:
         return []
-    items = [("/", "Overview"), ("/map", "Map"), ("/times", "Times"),
-             ("/near-repeats", "Near repeats"), ("/areas", "Areas")]
     role = web.role.value
+    # pages whose requests the role's policy refuses are left out of the menu (the pages
+    # themselves still ask, and say why not)
+    items = [] if role == "partner_data_owner" else [("/", "Overview"), ("/map", "Map")]
+    if role in ("admin", "analyst", "task_force_member", "ethics_board_member"):
+        items += [("/times", "Times"), ("/near-repeats", "Near repeats")]
+    if role != "partner_data_owner":
+        items.append(("/areas", "Areas"))
     if role in ("admin", "analyst", "partner_data_owner"):
         items.append(("/data", "Data"))
     if role in ("admin", "ethics_board_member", "partner_data_owner"):
@@ -100,6 +105,7 @@ def login(request: Request, username: Annotated[str, Form(max_length=200)] = "",
           purpose: Annotated[str | None, Form(max_length=40)] = None) -> Response:
     try:
         token, _ = sign_in(request, username, password, csrf_token, purpose)
+        store(request).sign_out(request.cookies.get(COOKIE))  # a new token each sign-in
     except (SignInError, BadRequest) as exc:
         fresh = login_token(request)
         response = render(request, "login.html", {"csrf": fresh, "error": str(exc),
@@ -136,6 +142,8 @@ def _kpis(web: Any, period: str, area: str | None) -> tuple[list[dict[str, Any]]
 @router.get("/")
 def overview(request: Request, web: User, f: Filter,
              period: Annotated[str, Query(max_length=40)] = "rolling") -> Response:
+    if web.role.value == "partner_data_owner":  # their own datasets: the data page
+        return RedirectResponse("/data", status_code=303)
     tiles, meta = _kpis(web, period, f.area)
     return render(request, "overview.html", {**_filters(request, f, web), "tiles": tiles,
                                              "meta": meta, "period": period,
