@@ -145,3 +145,13 @@ def test_every_map_layer_page_renders(clients):
         r = clients["ann"].get(f"/map?{q}")
         assert r.status_code == 200, (q, r.text[:300])
         assert 'id="map-config"' in r.text and "Download this view" in r.text
+
+
+def test_an_offence_group_filter(clients, web_world):
+    c = clients["ann"]
+    page = c.get("/map")
+    assert 'name="offence_group"' in page.text and ">Robbery</option>" in page.text
+    body = c.get("/api/map?layer=rate&offence_group=Burglary").json()
+    inc = web_world.incidents
+    want = inc[inc.offence_group == "Burglary"].groupby("lsoa11cd").size().to_dict()
+    assert {r["id"]: r["n"] for r in body["rows"] if r["n"]} == want

@@ -658,14 +658,17 @@ def data_view(session: Session, *, purpose: str | None = None, limit: int = 50) 
     return out
 
 
-def category_list(session: Session, f: ViewFilter, *, purpose: str | None = None
-                  ) -> list[str]:
-    """The offence categories the reader's rows hold (labels only; for a filter form)."""
+def label_list(session: Session, f: ViewFilter, dimension: str = "category", *,
+               purpose: str | None = None) -> list[str]:
+    """The labels of ``dimension`` (category or offence_group) the reader's rows hold, for a
+    filter form (labels only; a label whose count is withheld is not listed)."""
+    if dimension not in ("category", "offence_group"):
+        raise BadRequest("labels are listed for category or offence_group")
 
     def build() -> list[str]:
-        c = session.counts(f.table, ["category"], None, purpose=purpose, area=f.area)
-        return sorted(v for v in c.table["category"].to_pylist() if v)
+        c = session.counts(f.table, [dimension], None, purpose=purpose, area=f.area)
+        return sorted(v for v in c.table[dimension].to_pylist() if v)
 
     g = ViewFilter(f.source, area=f.area)  # the list does not depend on the other filters
-    return _decided(session, ("categories",), g, "read", f.table, {"via": "filter form"},
-                    purpose, build)
+    return _decided(session, ("labels", dimension), g, "read", f.table,
+                    {"via": "filter form"}, purpose, build)

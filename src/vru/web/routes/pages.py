@@ -16,9 +16,9 @@ from vru.service.geography import area_list, boundaries
 from vru.service.views import (
     LAYERS,
     ViewFilter,
-    category_list,
     data_view,
     knox_view,
+    label_list,
     map_view,
     times_view,
 )
@@ -75,14 +75,15 @@ def _filters(request: Request, f: ViewFilter, web: Any) -> dict[str, Any]:
         areas = area_list(web.session, f.table, purpose=web.purpose)
     except (Denied, BadRequest):
         areas = []
-    return {"f": f, "areas": areas, "categories": _categories(web, f)}
+    return {"f": f, "areas": areas, "categories": _labels(web, f, "category"),
+            "groups": _labels(web, f, "offence_group")}
 
 
-def _categories(web: Any, f: ViewFilter) -> list[str]:
+def _labels(web: Any, f: ViewFilter, dimension: str) -> list[str]:
     if f.source != "police":
         return []
     try:
-        return category_list(web.session, f, purpose=web.purpose)
+        return label_list(web.session, f, dimension, purpose=web.purpose)
     except (Denied, BadRequest):
         return []
 
