@@ -110,7 +110,7 @@ def test_an_analyst_sees_the_map_changes_a_filter_and_exports(browser, live):
         assert after and after != before
         w.shot("map-analyst-robbery")
         with w.page.expect_download() as dl:
-            w.page.click("text=CSV")
+            w.page.click("a[download]:text-is(\"CSV\")")
         text = Path(dl.value.path()).read_text(encoding="utf-8")
         assert "Robbery" in text.splitlines()[0] and "id,place,events" in text
         # a place opens its counts, trend and times
