@@ -30,7 +30,7 @@ from pathlib import Path
 import duckdb
 import httpx
 
-from vru.service import open_session
+from vru.service import admin, open_session
 from vru.service.demologins import ensure_demo_logins
 
 ENDPOINTS = {
@@ -229,6 +229,11 @@ def main() -> None:
         print(f"\nfirst map drawn in headless Chromium, ms after navigation: {cold:.0f} the "
               f"first time the server draws it; then {len(warm)} fresh browser contexts: "
               f"median {statistics.median(warm):.0f}, max {max(warm):.0f}")
+        owner = open_session(home)
+        check = admin.verify_audit(owner)
+        owner.close()
+        print(f"audit chain after the load: {'ok' if check.ok else 'BROKEN'} "
+              f"({getattr(check, 'entries', '?')} entries)")
         print(f"the per-request floor, in process: one audited decision "
               f"{_decision_ms(home, pw['demo-analyst']):.1f} ms (p50; the audit log's entry "
               "and its anchor's fsync)")
