@@ -80,6 +80,9 @@ def test_kpi_csv_and_table(demo, tmp_path):
     assert t.returncode == 0 and "no significant change (1,300 → 1,222" in t.stdout
     bad = _vru(demo[0], "kpi", "--period", "2020/22")
     assert bad.returncode == 2 and "April 2020 to March 2021" in bad.stderr
+    press = _vru(demo[0], "report", "briefing", "--period", "2020", "--audience", "press",
+                 "--out", str(tmp_path / "b"))
+    assert press.returncode == 2 and "give internal or public" in press.stderr
 
 
 def test_briefing_states_the_planted_headlines(demo, written):
