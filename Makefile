@@ -39,6 +39,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_counts.py
+	$(BIN)/python bench/bench_web.py
 
 clean:
 	rm -rf $(VENV) $(HOME_DIR) .pytest_cache

@@ -1040,12 +1040,16 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the synthetic world.")] = 1,
     scale: Annotated[float, typer.Option(help="Volume of the synthetic world.")] = 1.0,
     serve: Annotated[bool, typer.Option(
-        "--serve/--no-serve", help="Serve the dashboard afterwards (not built yet: the "
-                                   "home is built either way).")] = False,
+        "--serve/--no-serve", help="Serve the dashboard afterwards at http://127.0.0.1:8000 "
+                                   "(--no-serve: build the home only).")] = True,
+    port: Annotated[int, typer.Option(help="Port of the dashboard.")] = 8000,
 ) -> None:
     """The main job on the embedded default: a synthetic Thames Valley (2015–2021) plus the real
-    data.police.uk months vru ships, ingested into the lake at --home; then `status`."""
+    data.police.uk months vru ships, ingested into the lake at --home; then `status`, one demo
+    sign-in per role (random passwords, also kept in the home's demo-logins.txt, mode 0600) and
+    the dashboard."""
     from vru.service import demo as demo_service
+    from vru.service.demologins import ensure_demo_logins
 
     s = _session()
     with _door():
@@ -1053,8 +1057,44 @@ def demo(
                            say=lambda text: out.print(f"[bold]{text}[/bold]"),
                            report=lambda summary: _print_ingest(summary, False))
     status()
+    with _door():
+        logins, path = ensure_demo_logins(s)
+    out.print(_table(["user", "password", "role", "area"],
+                     ((d.name, d.password, d.role, d.area or "") for d in logins),
+                     title=f"demo sign-ins (kept in {path}, readable by you only)"))
     if serve:
-        err.print("the dashboard is not part of this version yet; the home is built")
+        _serve(state.home, "127.0.0.1", port)
+
+
+def _serve(home: Path, host: str, port: int) -> None:
+    import uvicorn
+
+    from vru.web import create_app
+
+    with _door():
+        app = create_app(home)
+    where = f"http://{host}:{port}"
+    out.print(f"[bold]the dashboard: {where}[/bold] (sign in at {where}/login; Ctrl+C stops it)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    host: Annotated[str, typer.Option(
+        help="Address to listen on. The default serves this machine only; put a TLS proxy in "
+             "front before serving others (cookies are then Secure).")] = "127.0.0.1",
+) -> None:
+    """Serve the dashboard of --home: maps, times, near repeats and trends for each role, every
+    request authorised, released and audited as on the command line. Users sign in at /login
+    (add them with `vru users add`); the JSON API is described at /openapi.json. Settings:
+    VRU_WEB_IDLE_MINUTES, VRU_WEB_ABSOLUTE_HOURS, VRU_WEB_TILE_URL, VRU_WEB_SECURE_COOKIES
+    (docs/dashboard.md)."""
+    if not (state.home / "lake").exists() and not any(state.home.glob("*.db")):
+        err.print(f"[red]error:[/red] no lake home at {state.home}: build one with `vru --home "
+                  f"{state.home} demo --no-serve` or `vru ingest`", soft_wrap=True)
+        raise typer.Exit(2)
+    _serve(state.home, host, port)
 
 
 # -- performance reporting: KPIs and the briefing (issue 10) ---------------------------------
