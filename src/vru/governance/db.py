@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, sessionmaker
 
 from vru.governance.errors import SettingsError
 from vru.governance.keys import load_key
@@ -45,14 +44,11 @@ class Database:
         The SQLAlchemy URL in use (password hidden when printed).
     engine
         The SQLAlchemy engine.
-    session
-        A `sessionmaker` bound to the engine, for callers that prefer the ORM.
     """
 
     home: Path
     url: str
     engine: Engine
-    session: sessionmaker[Session]
     _audit_key: bytes | None = field(default=None, repr=False)
 
     @property
@@ -136,8 +132,7 @@ def connect(home: Path, url: str | None = None, *, audit_key: bytes | None = Non
     else:
         secure_home(home)  # keys and lake may live there; the database has no file here
         engine = create_engine(resolved, pool_pre_ping=True)
-    db = Database(home=home, url=resolved, engine=engine,
-                  session=sessionmaker(engine, expire_on_commit=False), _audit_key=audit_key)
+    db = Database(home=home, url=resolved, engine=engine, _audit_key=audit_key)
     if migrate:
         upgrade(db)
     if file is not None:
