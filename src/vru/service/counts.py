@@ -252,7 +252,7 @@ def _rates(released: pa.Table, by: list[str], dims: dict[str, Dimension],
 
 
 def _population(dim: Dimension, session: Session) -> dict[str, float]:
-    from vru.geo.boundaries import lsoa_population
+    from vru.geo.population import lsoa_population
 
     pop = lsoa_population()
     per_lsoa = dict(zip(pop["lsoa11cd"], pop["population"].astype(float), strict=True))

@@ -165,7 +165,7 @@ def _msoa_lookup() -> pa.Table:
 @lru_cache(maxsize=1)
 def _district_lookup() -> pa.Table:
     """Every LSOA 2011 of England and Wales and its district (no shapes needed)."""
-    from vru.geo.boundaries import lsoa_index
+    from vru.geo.lsoa_list import lsoa_index
 
     df = lsoa_index()
     return pa.table({"lsoa11cd": df["lsoa11cd"].astype(str).tolist(),

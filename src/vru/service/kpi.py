@@ -487,7 +487,8 @@ def _populations(session: Session, t: _Table, by: str | None) -> dict[str | None
     reader's area, each area or each district (computed once per table and request)."""
     if by in t.populations:
         return t.populations[by]
-    from vru.geo.boundaries import lsoa_index, lsoa_population
+    from vru.geo.lsoa_list import lsoa_index
+    from vru.geo.population import lsoa_population
 
     pop = lsoa_population()[["lsoa11cd", "population"]].astype({"lsoa11cd": str})
     idx = lsoa_index()[["lsoa11cd", "lad13cd"]].astype(str)
