@@ -214,3 +214,63 @@ def test_audit_env_key_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     finally:
         db.dispose()
     assert os.environ["VRU_AUDIT_KEY"] == "k" * 48
+
+
+def test_threads_of_one_process_share_commit_rounds(db: Database, monkeypatch) -> None:
+    """Group commit: entries queued while an append is under way are written together in
+    the next round (one transaction, one anchor fsync); every caller gets its own entry and
+    the chain verifies."""
+    import threading
+    import time
+
+    anchors: list[int] = []
+    real = audit._write_anchor
+
+    def counted(path, key, seq, mac):
+        anchors.append(seq)
+        real(path, key, seq, mac)
+
+    monkeypatch.setattr(audit, "_write_anchor", counted)
+    fill(db, 1)  # the log exists: its head and anchor
+    anchors.clear()
+    got: dict[int, audit.AuditEntry] = {}
+
+    def one(i: int) -> None:
+        got[i] = audit.record(db, actor=f"t{i}", action="read", resource="incidents",
+                              purpose="violence_reduction", decision="allow", reason=str(i))
+
+    # hold the append lock, as a slow fsync would: the first thread leads and waits on it,
+    # five more queue behind it
+    with audit._locked(anchor_path(db.home), exclusive=True):
+        first = threading.Thread(target=one, args=(0,))
+        first.start()
+        group = audit._GROUPS[(str(db.url), str(db.home))]
+        deadline = time.monotonic() + 10
+        while group._waiting and time.monotonic() < deadline:  # the leader took its round
+            time.sleep(0.01)
+        rest = [threading.Thread(target=one, args=(i,)) for i in range(1, 6)]
+        for t in rest:
+            t.start()
+        while len(group._waiting) < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(group._waiting) == 5
+    for t in [first, *rest]:
+        t.join(10)
+    assert sorted(e.seq for e in got.values()) == list(range(2, 8))
+    assert {e.actor for e in got.values()} == {f"t{i}" for i in range(6)}
+    assert anchors == [2, 7]  # two rounds: the leader alone, then the five together
+    assert audit.verify(db) == audit.VerifyResult(True, 7)
+
+
+def test_a_failed_round_fails_every_caller_in_it(db: Database, monkeypatch) -> None:
+    """An entry that could not be written is never reported as written."""
+    fill(db, 1)
+
+    def broken(path, key, seq, mac):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(audit, "_write_anchor", broken)
+    with pytest.raises(AuditError, match="disk full"):
+        fill(db, 1)
+    group = audit._GROUPS[(str(db.url), str(db.home))]
+    assert group._waiting == [] and group._writing is False  # the next caller can lead
