@@ -149,6 +149,13 @@ def plot_classes(result: Any, path: str | Path, lsoa: gpd.GeoDataFrame | None = 
     ax.set_title(title or f"Gi* hot and cold spots — {p.get('category') or 'all'} "
                  f"({p.get('cell')}, {p.get('start') or '…'} to {p.get('end') or '…'})",
                  fontsize=9)
+    return _save_map(fig, ax, path)
+
+
+def _save_map(fig: Any, ax: Any, path: str | Path) -> Path:
+    """A map's last step: no axes, metres equal both ways, written to ``path`` and closed."""
+    import matplotlib.pyplot as plt
+
     ax.set_axis_off()
     ax.set_aspect("equal")
     out = Path(path)
@@ -230,12 +237,7 @@ def plot_forecast(result: Any, path: str | Path, lsoa: gpd.GeoDataFrame | None =
                  f"{w[0]}..{w[1]}, from {p.get('start')}..{p['end']} "
                  f"({', '.join(p.get('source') or ['all sources'])}; {size:g} m cells)",
                  fontsize=8)
-    ax.set_axis_off()
-    ax.set_aspect("equal")
-    out = Path(path)
-    fig.savefig(out, bbox_inches="tight")
-    plt.close(fig)
-    return out
+    return _save_map(fig, ax, path)
 
 
 def _name_districts(ax: Any) -> None:
