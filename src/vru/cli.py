@@ -1074,6 +1074,7 @@ def _serve(home: Path, host: str, port: int) -> None:
 
     with _door():
         app = create_app(home)
+    gc.freeze()  # the server's modules and app too: full collections then skip them
     where = f"http://{host}:{port}"
     out.print(f"[bold]the dashboard: {where}[/bold] (sign in at {where}/login; Ctrl+C stops it)")
     uvicorn.run(app, host=host, port=port, log_level="warning")

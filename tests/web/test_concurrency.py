@@ -7,6 +7,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 from tests.service.world import AREA_A, PW
 
 from vru.service import admin
@@ -47,3 +48,39 @@ def test_concurrent_requests_are_each_audited_and_the_chain_holds(live, web_worl
     assert check.ok, check
     for c in clients:
         c.close()
+
+
+def test_a_view_asked_for_at_once_is_built_once():
+    """Twenty requests for one uncached view wait for the first build (no stampede), and a
+    build that fails is not kept: the next request builds again."""
+    import threading
+    import time
+
+    from vru.service import views
+
+    calls: list[int] = []
+
+    def build() -> str:
+        calls.append(1)
+        time.sleep(0.2)
+        return "the view"
+
+    key = ("test-view", time.time_ns())
+    got: list[str] = []
+    threads = [threading.Thread(target=lambda: got.append(views._cached_view(key, build)))
+               for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert got == ["the view"] * 20 and len(calls) == 1
+    assert key not in views._building
+
+    def broken() -> str:
+        raise RuntimeError("no data")
+
+    other = ("test-view", time.time_ns())
+    with pytest.raises(RuntimeError):
+        views._cached_view(other, broken)
+    assert other not in views._views and other not in views._building
+    assert views._cached_view(other, lambda: "second try") == "second try"

@@ -216,16 +216,35 @@ def _decided(session: Session, what: tuple[Any, ...], f: ViewFilter, action: str
            d.row_filter.area if d.row_filter is not None else None,
            tuple(sorted((k, tuple(sorted(v))) for k, v in d.permitted_fields.items())),
            tuple(sorted(d.column_masks)), purpose or session.purpose, str(session.home))
+    return _cached_view(key, build)
+
+
+def _cached_view(key: tuple[Any, ...], build: Any) -> Any:
+    """The view kept under ``key``, else ``build()``'s, built once however many ask at once."""
     with _views_lock:
         hit = _views.get(key)
         if hit is not None:
             _views.move_to_end(key)
             return hit
-    view = build()
-    with _views_lock:
-        _views[key] = view
-        while len(_views) > VIEWS_KEPT:
-            _views.popitem(last=False)
+        # one build per view: twenty browsers opening the same map at once wait for the
+        # first instead of each building it (which starved the server for tens of seconds)
+        building = _building.setdefault(key, threading.Lock())
+    with building:
+        with _views_lock:
+            hit = _views.get(key)
+            if hit is not None:
+                return hit
+        try:
+            view = build()
+        except BaseException:
+            with _views_lock:
+                _building.pop(key, None)
+            raise
+        with _views_lock:  # kept before the lock goes, so a later arrival finds it
+            _views[key] = view
+            _building.pop(key, None)
+            while len(_views) > VIEWS_KEPT:
+                _views.popitem(last=False)
     return view
 
 
@@ -233,6 +252,7 @@ def _decided(session: Session, what: tuple[Any, ...], f: ViewFilter, action: str
 VIEWS_KEPT = 48
 _views: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 _views_lock = threading.Lock()
+_building: dict[tuple[Any, ...], threading.Lock] = {}  # views being built, one lock each
 
 
 def _release_note(counts_meta: Mapping[str, Any], withheld: int = 0) -> str:
