@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -185,12 +186,54 @@ def _decision_ms(home: Path, password: str) -> float:
     return statistics.median(ms)
 
 
+WRK_LUA = """
+-- each wrk thread (one connection) takes its own signed-in session cookie
+local cookies = {}
+for line in io.lines("%(cookies)s") do cookies[#cookies + 1] = line end
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("cookie", cookies[counter])
+end
+function init(args)
+  wrk.headers["Cookie"] = "vru_session=" .. cookie
+end
+function done(summary, latency, requests)
+  io.write(string.format("WRK %%.1f %%.1f %%.1f %%.0f %%d\\n", latency:percentile(50) / 1000,
+    latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    summary.requests / (summary.duration / 1e6),
+    summary.errors.status + summary.errors.connect + summary.errors.read
+      + summary.errors.timeout))
+end
+"""
+
+
+def _wrk(base: str, clients: list[httpx.Client], path: str, seconds: int) -> str | None:
+    """The same load from wrk (C, one connection per client with its own session), so the
+    generator's own CPU does not crowd the server's: a row, or None without wrk."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return None
+    with tempfile.TemporaryDirectory() as d:
+        cookies = Path(d) / "cookies.txt"
+        cookies.write_text("".join(c.cookies["vru_session"] + "\n" for c in clients))
+        script = Path(d) / "sessions.lua"
+        script.write_text(WRK_LUA % {"cookies": cookies})
+        out = subprocess.run([wrk, f"-t{len(clients)}", f"-c{len(clients)}", f"-d{seconds}s",
+                              "-s", str(script), base + path], capture_output=True, text=True,
+                             check=True).stdout
+    p50, p95, p99, rps, errors = out.split("WRK ")[-1].split()
+    return f"p50 {p50} ms, p95 {p95} ms, p99 {p99} ms, {rps}/s, {errors} errors"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--home", type=Path)
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--requests", type=int, default=30, help="requests per client")
     ap.add_argument("--browser-runs", type=int, default=5)
+    ap.add_argument("--wrk-seconds", type=int, default=10,
+                    help="length of each wrk run (when wrk is installed: apt-get install wrk)")
     args = ap.parse_args()
     tmp = None
     home = args.home
@@ -211,12 +254,16 @@ def main() -> None:
               f"`vru serve` on {home}\n")
         print("| request | n | p50 ms | p95 ms | max ms | throughput |")
         print("|---|---|---|---|---|---|")
+        wrk_rows: list[str] = []
         for user in ("demo-analyst", "demo-taskforce"):
             clients = [_sign_in(base, user, pw[user]) for _ in range(args.clients)]
             for name, path in ENDPOINTS.items():
                 clients[0].get(path)  # the first ask builds the view; then it is served
                 ms, wall = _load(clients, path, args.requests)
                 print(_row(f"{name}, {user.split('-')[1]}", ms, wall))
+                by_wrk = _wrk(base, clients, path, args.wrk_seconds)
+                if by_wrk:
+                    wrk_rows.append(f"{name}, {user.split('-')[1]}: {by_wrk}")
             for c in clients:
                 c.close()
         for name, sql in PEERS.items():
@@ -224,6 +271,10 @@ def main() -> None:
             print(_row(f"peer: bare DuckDB, {name.split(' (')[0]}, one at a time", alone))
             print(_row(f"peer: bare DuckDB, {name.split(' (')[0]}, {args.clients} at once",
                        together))
+        if wrk_rows:
+            print(f"\nthe same with wrk ({args.clients} connections, each its own session, "
+                  f"{args.wrk_seconds} s):")
+            print("\n".join(f"- {r}" for r in wrk_rows))
         drawn = _first_map(base, "demo-analyst", pw["demo-analyst"], args.browser_runs)
         cold, warm = drawn[0], drawn[1:]
         print(f"\nfirst map drawn in headless Chromium, ms after navigation: {cold:.0f} the "
