@@ -366,3 +366,31 @@ def test_a_change_planted_as_noise_is_not_called_a_fall(tmp_path):
     assert k.significant is False and k.p_value > 0.3
     assert k.wording.startswith("Knife crime: no significant change (1,300 → 1,262")
     assert "down" not in k.wording
+
+
+def test_the_cli_face_gives_a_member_what_the_service_releases_them(demo, member):
+    """Signed in through `vru --user`, a task-force member gets their area's released figures
+    (the same as the service gives them), never the force's exact ones, and cannot ask for
+    another area or for SQL."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    def vru(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "vru.cli", "--home", str(demo[0]),
+                               "--user", "tia", *args], capture_output=True, text=True,
+                              env={**os.environ, "VRU_PASSWORD": PW})
+
+    got = vru("kpi", "--period", "2020", "--measure", "personal_robbery", "--by", "area",
+              "--format", "json")
+    assert got.returncode == 0, got.stderr
+    rows = json.loads(got.stdout)
+    mine = member.kpis("2020", measures=["personal_robbery"], by="area").get(
+        "personal_robbery", "reading")
+    assert [(r["current"], r["previous"]) for r in rows] == [(mine.current, mine.previous)]
+    assert all(v is None or v % 5 == 0 for r in rows for v in (r["current"], r["previous"]))
+    other = vru("kpi", "--period", "2020", "--area", "slough")
+    assert other.returncode == 3 and "slough" in other.stderr.lower()
+    sql = vru("sql", "SELECT count(*) FROM incidents")
+    assert sql.returncode == 3
