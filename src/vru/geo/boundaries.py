@@ -31,7 +31,13 @@ import shapely
 from vru.data import asset
 from vru.geo.crs import BNG, WGS84
 from vru.geo.errors import BoundaryError
-from vru.geo.lsoa_list import _EW_INDEX, _index, _shipped_districts, lsoa_index
+from vru.geo.lsoa_list import (
+    _EW_INDEX,
+    SHIPPED_LSOA,
+    _index,
+    _shipped_districts,
+    lsoa_index,
+)
 from vru.geo.population import lsoa_population
 
 __all__ = [
@@ -294,7 +300,7 @@ THAMES_VALLEY: tuple[str, ...] = (
     "E06000042", "E07000004", "E07000005", "E07000006", "E07000007", "E07000177",
     "E07000178", "E07000179", "E07000180", "E07000181",
 )
-SHIPPED_LSOA = _EW_DATA = "lsoa-2011-ew.parquet"
+_EW_DATA = SHIPPED_LSOA
 _DECIMETRE = 10.0  # shipped coordinates are whole decimetres of British National Grid
 
 
@@ -709,19 +715,3 @@ def lsoa_to_msoa(
             "method": method,
         }
     )
-
-
-#: Where a home keeps the LSOA boundaries its users load: ``<home>/boundaries/lsoa11/`` (2011
-#: codes: ingest and analyses use them) and ``lsoa21/`` (kept and listed).
-HOME_BOUNDARIES = "boundaries"
-
-
-def home_boundary_folder(home: str | PathLike[str], year: int = 2011) -> Path:
-    """The folder of a home's own LSOA boundaries of ``year`` (2011 or 2021)."""
-    return Path(home) / HOME_BOUNDARIES / f"lsoa{year % 100:02d}"
-
-
-def home_boundary_files(home: str | PathLike[str], year: int = 2011) -> list[Path]:
-    """A home's own LSOA boundary files of ``year`` (empty: the shipped set is used)."""
-    d = home_boundary_folder(home, year)
-    return sorted(d.glob("*.geojson")) if d.is_dir() else []

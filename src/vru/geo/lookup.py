@@ -18,12 +18,15 @@ import os
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import shapely
+
+if TYPE_CHECKING:  # geopandas and pandas cost 0.4 s at start-up, and ingest needs neither
+    import geopandas as gpd
+    import pandas as pd
 
 __all__ = ["AreaIndex", "LsoaLookup"]
 
@@ -221,7 +224,7 @@ class AreaIndex:
         if hard.size:
             # Snapped data repeats coordinates heavily: test each distinct point once.
             key = x[hard] + 1j * y[hard]
-            inverse, uniq = pd.factorize(key)
+            uniq, inverse = np.unique(key, return_inverse=True)
             found = self._exact(uniq.real, uniq.imag).astype(np.int32)
             out[hard] = found[inverse]
         return out
@@ -332,14 +335,10 @@ class LsoaLookup:
     """
 
     def __init__(self) -> None:
-        from vru.geo.boundaries import lsoa_index  # the boundaries module imports this one
+        from vru.geo.lsoa_list import lsoa_arrays
 
-        index = lsoa_index()
-        self._codes = index["lsoa11cd"].to_numpy(dtype=object)  # sorted
-        self._districts, self._district_of = np.unique(
-            index["lad13cd"].to_numpy(dtype=str), return_inverse=True
-        )
-        box = index[["minx", "miny", "maxx", "maxy"]].to_numpy(dtype=np.float64)
+        self._codes, districts, box = lsoa_arrays()  # codes sorted
+        self._districts, self._district_of = np.unique(districts.astype(str), return_inverse=True)
         self._tree = shapely.STRtree(shapely.box(box[:, 0], box[:, 1], box[:, 2], box[:, 3]))
         self._bounds = (float(box[:, 0].min()), float(box[:, 1].min()),
                         float(box[:, 2].max()), float(box[:, 3].max()))
@@ -358,7 +357,7 @@ class LsoaLookup:
         """Where a district's built index is kept; keyed by the shipped file's content."""
         if self._digest is None:
             from vru.data import asset
-            from vru.geo.boundaries import SHIPPED_LSOA
+            from vru.geo.lsoa_list import SHIPPED_LSOA
 
             h = hashlib.sha256(f"{_CACHE_FORMAT}/{_DISTRICT_CELL}/{_DISTRICT_CELLS}".encode())
             try:

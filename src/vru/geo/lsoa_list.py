@@ -7,26 +7,56 @@ district a code lies in) does not import geopandas, shapely and pyproj.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import pandas as pd
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from vru.data import asset
 
+if TYPE_CHECKING:  # pandas (0.3 s to import) only for the frame; ingest reads the arrays
+    import pandas as pd
+
 _EW_INDEX = "lsoa-2011-ew-index.parquet"
+#: The shipped polygons (`vru.geo.boundaries` reads them; the lookup caches key on them).
+SHIPPED_LSOA = "lsoa-2011-ew.parquet"
+
+
+@lru_cache(maxsize=1)
+def _table() -> pa.Table:
+    t = pq.read_table(asset("geography", _EW_INDEX))
+    return t.take(pc.sort_indices(t, [("lsoa11cd", "ascending")]))
+
+
+def lsoa_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The shipped LSOA index as arrays, sorted by code, without pandas.
+
+    Returns
+    -------
+    (codes, district codes, boxes)
+        Object arrays of ``lsoa11cd`` and ``lad13cd``, and float64 ``(n, 4)`` boxes
+        ``minx, miny, maxx, maxy`` in British National Grid metres.
+    """
+    t = _table()
+    box = np.column_stack([t[c].to_numpy().astype(np.float64)
+                           for c in ("minx", "miny", "maxx", "maxy")])
+    return (np.asarray(t["lsoa11cd"].to_pylist(), dtype=object),
+            np.asarray(t["lad13cd"].to_pylist(), dtype=object), box)
 
 
 @lru_cache(maxsize=1)
 def _index() -> pd.DataFrame:
-    frame = pq.read_table(asset("geography", _EW_INDEX)).to_pandas()
+    frame = _table().to_pandas()
     for col in ("lsoa11cd", "lad13cd"):
         frame[col] = frame[col].to_numpy(dtype=object)  # plain strings, whatever pandas infers
-    return frame.sort_values("lsoa11cd", kind="stable").reset_index(drop=True)
+    return frame
 
 
 @lru_cache(maxsize=1)
 def _shipped_districts() -> frozenset[str]:
-    return frozenset(_index()["lad13cd"])
+    return frozenset(_table()["lad13cd"].unique().to_pylist())
 
 
 def lsoa_index() -> pd.DataFrame:

@@ -14,16 +14,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from vru.governance.cellkey import KEYS, PTableParams, ptable
 from vru.governance.errors import DisclosureError
 
-T = TypeVar("T", pd.DataFrame, pa.Table)
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas (0.3 s to import) only when a table is released: a command that releases nothing,
+# such as an ingest, never loads it
+T = TypeVar("T", "pd.DataFrame", pa.Table)
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,8 @@ def apply(table: T, profile: str, count_columns: Sequence[str],
         to show ``*``), rounded or perturbed elsewhere. Key columns are gone; other columns
         are unchanged.
     """
+    import pandas as pd
+
     rule = _rule(profile)
     is_arrow = isinstance(table, pa.Table)
     frame = table.to_pandas() if is_arrow else table.copy()
@@ -186,6 +192,8 @@ def apply(table: T, profile: str, count_columns: Sequence[str],
 def _perturb(frame: pd.DataFrame, values: np.ndarray, counts: list[str],
              keys: Mapping[str, str], params: PTableParams) -> np.ndarray:
     """Released values of the count columns: each count plus its pTable adjustment."""
+    import pandas as pd
+
     table = ptable(params)
     out = np.zeros_like(values)
     for j, column in enumerate(counts):
@@ -206,6 +214,8 @@ def _perturb(frame: pd.DataFrame, values: np.ndarray, counts: list[str],
 
 
 def _counts(frame: pd.DataFrame, counts: list[str]) -> np.ndarray:
+    import pandas as pd
+
     out = np.empty((len(frame), len(counts)), dtype=float)
     for j, column in enumerate(counts):
         series = pd.to_numeric(frame[column], errors="coerce")
@@ -256,6 +266,8 @@ def _secondary(values: np.ndarray, hidden: np.ndarray, total_col: int | None,
 
 def format_counts(table: T, count_columns: Sequence[str], marker: str = MARKER) -> T:
     """Render count columns as text for display: suppressed cells as ``marker`` ("*")."""
+    import pandas as pd
+
     is_arrow = isinstance(table, pa.Table)
     frame = table.to_pandas() if is_arrow else table.copy()
     for column in count_columns:

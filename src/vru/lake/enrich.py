@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import duckdb
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -125,7 +124,7 @@ def enrich_arrow(con: duckdb.DuckDBPyConnection | None, rows: pa.Table,
                 return _enrich_engine(own, rows, index)
         return _enrich_engine(con, rows, index)
     key = lon + 1j * lat if has_wgs.any() else e + 1j * no
-    code, uniq = pd.factorize(key)  # NaN points get code -1
+    code, uniq = _distinct_points(key)
     if has_wgs.any():
         ulon, ulat = uniq.real.copy(), uniq.imag.copy()
         ue, un = to_bng(ulon, ulat) if len(uniq) else (ulon, ulat)
@@ -177,6 +176,19 @@ def enrich_arrow(con: duckdb.DuckDBPyConnection | None, rows: pa.Table,
             col = col.cast(rows.field(name).type)
         rows = rows.set_column(rows.column_names.index(name), name, col)
     return rows
+
+
+def _distinct_points(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each point's position among the distinct points (-1 for NaN), and those points.
+
+    Snapped data repeats a few thousand points over many rows: each is projected and
+    looked up once.
+    """
+    code = np.full(key.size, -1, dtype=np.int64)
+    ok = ~np.isnan(key)
+    uniq, inverse = np.unique(key[ok], return_inverse=True)
+    code[ok] = inverse
+    return code, uniq
 
 
 def _enrich_engine(con: duckdb.DuckDBPyConnection, rows: pa.Table,

@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vru.geo.boundaries import home_boundary_files
+from vru.geo.home_files import home_boundary_files
 from vru.geo.lookup import home_lookup
 from vru.governance.db import secure_home
 from vru.lake import engine

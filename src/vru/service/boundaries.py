@@ -13,12 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from vru.geo.boundaries import (
-    BoundaryError,
-    home_boundary_files,
-    home_boundary_folder,
-    read_user_boundaries,
-)
+from vru.geo.boundaries import BoundaryError, read_user_boundaries
+from vru.geo.home_files import home_boundary_files, home_boundary_folder
 from vru.service.errors import BadRequest
 from vru.service.session import Session
 

@@ -16,9 +16,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow as pa
 
 from vru.governance import audit, disclosure, identity
@@ -30,6 +29,9 @@ from vru.governance.settings import Settings
 from vru.lake.events import RECORD_IDENTIFIERS, Events
 from vru.lake.store import Store, identifier_columns
 from vru.service.errors import AuditBroken, BadRequest, Denied, ServiceError, SignInError
+
+if TYPE_CHECKING:  # pandas costs 0.3 s at start-up; only frames handed in or asked for use it
+    import pandas as pd
 
 DEFAULT_HOME = "vru-home"
 DEFAULT_PURPOSE = "violence_reduction"
