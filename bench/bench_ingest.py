@@ -41,6 +41,16 @@ import resource
 print(n, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
+# the same work as PEER, timed from outside as a whole process (interpreter start and the
+# pyarrow import included), to set beside a whole `vru ingest` process
+PEER_CLI = """
+import subprocess, sys, time, resource
+t = time.perf_counter()
+out = subprocess.run([sys.executable, "-c", sys.argv[1], *sys.argv[2:]], check=True,
+                     capture_output=True, text=True).stdout.split()
+print(out[0], time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
 VRU = """
 import sys, time
 from vru.lake.loaders import ingest_police_uk
@@ -168,11 +178,15 @@ def main() -> None:
                "vru_whole_process": args.cli}
         os.sync()  # the inputs on disk, so neither side pays for their writeback
         peer: list[tuple[float, float, int]] = []
+        peer_whole: list[float] = []
         mine: list[tuple[float, float, list[str]]] = []
         for i in range(args.repeat):
             if args.only != "vru":
                 (n, secs), rss = run(PEER, [str(tmp / f"peer{i}"), *names])
                 peer.append((float(secs), rss, int(n)))
+                if args.cli:
+                    (_, secs), _ = run(PEER_CLI, [PEER, str(tmp / f"peerw{i}"), *names])
+                    peer_whole.append(float(secs))
             if args.only != "peer":
                 code = CLI if args.cli else VRU
                 (n, secs, acc, q, d), rss = run(code, [str(tmp / f"home{i}"), *names])
@@ -190,8 +204,13 @@ def main() -> None:
             res["vru_s_all"] = [round(m[0], 2) for m in mine]
             res["vru_peak_rss_mb"] = round(max(m[1] for m in mine))
             res["accepted"], res["quarantined"], res["duplicates"] = int(acc), int(q), int(d)
+        if peer_whole:
+            res["peer_whole_process_s"] = round(min(peer_whole), 2)
+            res["peer_whole_process_s_all"] = [round(p, 2) for p in peer_whole]
         if "peer_s" in res and "vru_s" in res:
             res["ratio_vru_to_peer"] = round(res["peer_s"] / res["vru_s"], 2)
+            if peer_whole:  # both sides whole processes
+                res["ratio_whole_to_whole"] = round(min(peer_whole) / res["vru_s"], 2)
         print(json.dumps(res))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

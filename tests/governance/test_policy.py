@@ -8,6 +8,7 @@ import pyarrow as pa
 import pytest
 
 from vru.governance import audit
+from vru.governance.areas import define_area
 from vru.governance.db import Database
 from vru.governance.identity import disable_user
 from vru.governance.policy import PolicyConfig, authorise
@@ -195,3 +196,22 @@ def test_partner_data_owner_audits_their_dataset(world: Database) -> None:
 def test_only_admins_manage(world: Database, role_user: str) -> None:
     assert not authorise(world, role_user, "admin", "users", "administration").allowed
     assert authorise(world, "ada", "admin", "users", "administration").allowed
+
+
+def test_a_decision_reads_one_snapshot_and_nothing_is_kept_between_decisions(
+        world: Database) -> None:
+    # inside one decision every read shares the read transaction's connection
+    with world.reading() as outer, world.connection() as inner, world.reading() as nested:
+        assert inner is outer and nested is outer
+    with world.connection() as a, world.connection() as b:
+        assert a is not b  # outside a decision each read takes its own
+    first = authorise(world, "tia", "read", "incidents", "violence_reduction", on=TODAY)
+    assert first.row_filter is not None and first.row_filter.values == {"E01000001",
+                                                                          "E01000002"}
+    # an admin narrows the area, then disables the account: the very next request sees each
+    define_area(world, "North", {"E01000002"})
+    narrowed = authorise(world, "tia", "read", "incidents", "violence_reduction", on=TODAY)
+    assert narrowed.row_filter is not None and narrowed.row_filter.values == {"E01000002"}
+    disable_user(world, "tia")
+    assert not authorise(world, "tia", "read", "incidents", "violence_reduction",
+                         on=TODAY).allowed

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 
 from vru.governance._common import utc_now
 from vru.governance.db import Database
@@ -89,18 +89,24 @@ def define_area(db: Database, name: str, lsoa_codes: Iterable[str],
 
 def get_area(db: Database, name: str) -> Area | None:
     """Return area ``name``, or None when there is none."""
-    with db.engine.connect() as conn:
-        row = conn.execute(select(areas).where(areas.c.name == name)).first()
-        if row is None:
-            return None
-        codes = conn.execute(select(area_lsoas.c.lsoa11cd)
-                             .where(area_lsoas.c.area == name)).scalars().all()
-    return Area(row.name, frozenset(codes), row.description)
+    with db.connection() as conn:
+        # the codes as one text (LSOA codes hold no comma): every governed request of a
+        # task-force member reads its area, and a row object per code cost more than the rest
+        # of the decision under load
+        join = func.string_agg if conn.dialect.name == "postgresql" else func.group_concat
+        codes = (select(join(area_lsoas.c.lsoa11cd, ","))
+                 .where(area_lsoas.c.area == areas.c.name).scalar_subquery())
+        row = conn.execute(select(areas.c.name, areas.c.description, codes.label("codes"))
+                           .where(areas.c.name == name)).first()
+    if row is None:
+        return None
+    return Area(row.name, frozenset(row.codes.split(",")) if row.codes else frozenset(),
+                row.description)
 
 
 def list_areas(db: Database) -> list[Area]:
     """Return every area, by name."""
-    with db.engine.connect() as conn:
+    with db.connection() as conn:
         rows = conn.execute(select(areas).order_by(areas.c.name)).all()
         pairs = conn.execute(select(area_lsoas.c.area, area_lsoas.c.lsoa11cd)).all()
     members: dict[str, set[str]] = {}

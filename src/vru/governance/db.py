@@ -8,6 +8,7 @@ import re
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,9 @@ class Database:
     url: str
     engine: Engine
     _audit_key: bytes | None = field(default=None, repr=False)
+    # the read transaction this thread (or task) is inside, shared by the reads in it
+    _pinned: ContextVar[Connection | None] = field(
+        default_factory=lambda: ContextVar("vru_db_pinned", default=None), repr=False)
 
     @property
     def dialect(self) -> str:
@@ -79,6 +83,35 @@ class Database:
                 conn.execution_options(vru_sqlite_begin="BEGIN IMMEDIATE")
             with conn.begin():
                 yield conn
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """One read transaction for a series of reads (`connection` inside it yields it).
+
+        A decision reads the user, their area and the agreements: in one transaction they
+        come from one snapshot (a change committed half-way cannot mix old and new) on one
+        pooled connection, instead of one checkout and transaction each.
+        """
+        pinned = self._pinned.get()
+        if pinned is not None:
+            yield pinned
+            return
+        with self.engine.connect() as conn, conn.begin():
+            token = self._pinned.set(conn)
+            try:
+                yield conn
+            finally:
+                self._pinned.reset(token)
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """For reads: the connection of the `reading` transaction around, else a new one."""
+        pinned = self._pinned.get()
+        if pinned is not None:
+            yield pinned
+            return
+        with self.engine.connect() as conn:
+            yield conn
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -92,7 +92,7 @@ def _role(role: str | Role) -> Role:
 
 def get_user(db: Database, name: str) -> User | None:
     """Return user ``name`` or None."""
-    with db.engine.connect() as conn:
+    with db.connection() as conn:
         row = conn.execute(select(users).where(users.c.name == name)).first()
     return None if row is None else _user(row)
 

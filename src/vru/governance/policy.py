@@ -198,9 +198,10 @@ def authorise(db: Database, actor: str | User, action: str, resource: str, purpo
     cfg = config or PolicyConfig()
     inputs = tuple(inputs)
     try:
-        decision = _decide(db, name, action, resource, purpose, area, inputs, on, cfg)
-        if decision.allowed and (needs is not None or refuse_roles):
-            _check_needs(db, name, resource, decision, needs, refuse_roles or {})
+        with db.reading():  # the user, area and agreements as of one moment
+            decision = _decide(db, name, action, resource, purpose, area, inputs, on, cfg)
+            if decision.allowed and (needs is not None or refuse_roles):
+                _check_needs(db, name, resource, decision, needs, refuse_roles or {})
     except _Deny as denial:
         decision = Decision(False, str(denial))
     entry_detail: dict[str, Any] = dict(detail or {})
