@@ -1067,17 +1067,31 @@ def demo(
         _serve(state.home, "127.0.0.1", port)
 
 
-def _serve(home: Path, host: str, port: int) -> None:
+def _serve(home: Path, host: str, port: int, workers: int = 0) -> None:
     import uvicorn
 
     from vru.web import create_app
 
+    workers = workers or default_workers()
     with _door():
-        app = create_app(home)
+        app = create_app(home)  # built here too: a home that cannot be served fails once, here
     gc.freeze()  # the server's modules and app too: full collections then skip them
     where = f"http://{host}:{port}"
     out.print(f"[bold]the dashboard: {where}[/bold] (sign in at {where}/login; Ctrl+C stops it)")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    if workers == 1:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+        return
+    # one process per core: a request is mostly Python, which one process runs on one core
+    # at a time; sign-ins are in the metadata database, so any process serves any browser
+    os.environ["VRU_SERVE_HOME"] = str(home)
+    uvicorn.run("vru.web.app:app_from_env", factory=True, workers=workers, host=host,
+                port=port, log_level="warning")
+
+
+def default_workers() -> int:
+    """Worker processes of `vru serve`: one per core, at most four."""
+    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                      else os.cpu_count() or 1))
 
 
 @app.command()
@@ -1086,6 +1100,9 @@ def serve(
     host: Annotated[str, typer.Option(
         help="Address to listen on. The default serves this machine only; put a TLS proxy in "
              "front before serving others (cookies are then Secure).")] = "127.0.0.1",
+    workers: Annotated[int, typer.Option(
+        min=0, help="Worker processes (0: one per core, at most 4). Each answers any "
+                    "signed-in browser: sign-ins are kept in the metadata database.")] = 0,
 ) -> None:
     """Serve the dashboard of --home: maps, times, near repeats and trends for each role, every
     request authorised, released and audited as on the command line. Users sign in at /login
@@ -1096,7 +1113,7 @@ def serve(
         err.print(f"[red]error:[/red] no lake home at {state.home}: build one with `vru --home "
                   f"{state.home} demo --no-serve` or `vru ingest`", soft_wrap=True)
         raise typer.Exit(2)
-    _serve(state.home, host, port)
+    _serve(state.home, host, port, workers)
 
 
 # -- performance reporting: KPIs and the briefing (issue 10) ---------------------------------

@@ -129,3 +129,27 @@ def test_postgres_home_keeps_no_database_file(pg_url: str, tmp_path: Path) -> No
         assert _mode(home) == _mode(home / "keys") == 0o700
     finally:
         db.dispose()
+
+
+def test_a_new_sqlite_home_is_the_migrations_head_without_alembic(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from vru.governance.db import SQLITE_HEAD, head_revision, migrated_sqlite, sqlite_statements
+
+    by_migrations = migrated_sqlite(tmp_path / "a")
+    want = sqlite_statements(by_migrations)
+    by_migrations.dispose()
+    snap = json.loads(SQLITE_HEAD.read_text(encoding="utf-8"))
+    assert snap["revision"] == head_revision() and snap["statements"] == want, (
+        "the SQLite snapshot is not the migrations' head: run `python -m vru.governance.db`")
+    made = connect(tmp_path / "b")  # the first command on a new home replays the snapshot
+    assert sqlite_statements(made) == want and current_revision(made) == head_revision()
+    made.dispose()
+    # and imports no alembic to do it
+    code = ("import sys; from pathlib import Path; from vru.governance.db import connect; "
+            f"connect(Path({str(tmp_path / 'c')!r})); print('alembic' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "False"

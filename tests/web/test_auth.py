@@ -150,3 +150,37 @@ def test_the_menu_offers_what_the_role_may_see(clients):
     assert 'href="/times"' in clients["tia"].get("/").text
     r = clients["pat"].get("/", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/data"
+
+
+def test_two_stores_of_one_home_act_as_one(web_world):
+    """What two worker processes see: one store signs in, the other knows the browser; a
+    sign-out, a new purpose or a disabled account in one holds in the other at once."""
+    from vru.service import admin
+
+    a = SessionStore(web_world.home, environ={})
+    b = SessionStore(web_world.home, environ={})
+    try:
+        token, web_a = a.sign_in("ann", PW)
+        web_b = b.get(token)
+        assert web_b is not None and web_b.session is not web_a.session
+        assert (web_b.session.name, web_b.csrf, web_b.purpose) == ("ann", web_a.csrf,
+                                                                  web_a.purpose)
+        a.set_purpose(web_a, "research")
+        assert b.get(token).purpose == "research" == b.get(token).session.purpose
+        b.sign_out(token)
+        assert a.get(token) is None and b.get(token) is None and len(a) == 0
+        # a forged token, or one the attacker guessed from the table (only hashes are kept)
+        assert b.get("x" * 43) is None
+        row_hash = a._hash(token)
+        assert a.get(row_hash) is None
+
+        token, _ = a.sign_in("ann", PW)
+        admin.add_user(web_world.owner, "gone-soon", "analyst", password=PW)
+        token2, _ = a.sign_in("gone-soon", PW)
+        admin.disable_user(web_world.owner, "gone-soon")
+        assert b.get(token2) is None  # another process cannot resume a disabled account
+        assert a.get(token2) is None  # and disabling signed it out where it was signed in
+        assert b.get(token) is not None
+    finally:
+        a.close()
+        b.close()

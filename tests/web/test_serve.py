@@ -78,6 +78,52 @@ def test_vru_serve_answers_on_its_port(web_world):
         proc.wait(10)
 
 
+def _started(proc: subprocess.Popen, port: int) -> None:
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(proc.stderr.read()) from None
+            time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_two_worker_processes_share_sign_ins_and_sign_outs(web_world):
+    import re
+
+    import httpx
+    from tests.service.world import PW
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "vru.cli", "--home", str(web_world.home),
+                             "serve", "--port", str(port), "--workers", "2"], env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _started(proc, port)
+        base = f"http://127.0.0.1:{port}"
+        c = httpx.Client(base_url=base)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").text).group(1)
+        assert c.post("/login", data={"username": "ann", "password": PW,
+                                      "csrf_token": token}).status_code in (200, 303)
+        cookie = c.cookies["vru_session"]
+        # fresh connections land on either process: every one knows the sign-in
+        for _ in range(24):
+            with httpx.Client(base_url=base, cookies={"vru_session": cookie}) as one:
+                assert one.get("/api/me").json()["user"] == "ann"
+        csrf = c.get("/api/me").json()["csrf_token"]
+        assert c.post("/logout", headers={"x-csrf-token": csrf},
+                      data={"csrf_token": csrf}).status_code in (200, 303)
+        for _ in range(12):  # signed out in one process: refused by both
+            with httpx.Client(base_url=base, cookies={"vru_session": cookie}) as one:
+                assert one.get("/api/me").status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
 def test_vru_serve_without_a_home_says_what_to_do(tmp_path):
     r = subprocess.run([sys.executable, "-m", "vru.cli", "--home", str(tmp_path / "none"),
                         "serve", "--port", "1"], env=_env(), capture_output=True, text=True,

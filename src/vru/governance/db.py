@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import stat
@@ -291,11 +292,28 @@ def head_revision() -> str:
     return heads.pop()
 
 
+#: A new SQLite database made by the migrations, as SQL statements (`sqlite_statements`):
+#: replaying them creates the schema without importing alembic and running every revision,
+#: which cost a new home's first command 0.2-0.4 s. tests/governance/test_db.py checks it
+#: against the migrations; `python -m vru.governance.db` writes it again.
+SQLITE_HEAD = MIGRATIONS / "sqlite_head.json"
+
+
 def upgrade(db: Database) -> str:
     """Migrate ``db`` to the newest schema revision and return that revision."""
     head = head_revision()
     if current_revision(db) == head:
         return head
+    if db.dialect == "sqlite":
+        with db.begin(exclusive=True) as conn:  # a new home: replay the head's schema
+            if _from_snapshot(conn, head):
+                return head
+    migrate(db)
+    return head
+
+
+def migrate(db: Database) -> None:
+    """Run alembic's migrations up to the head."""
     from alembic import command
 
     config = _alembic_config()
@@ -306,7 +324,42 @@ def upgrade(db: Database) -> str:
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
-    return head
+
+
+def sqlite_statements(db: Database) -> list[str]:
+    """The statements that rebuild ``db`` (SQLite), schema and rows, in a stable order."""
+    raw = db.engine.raw_connection()
+    try:
+        return [s for s in raw.driver_connection.iterdump()
+                if s not in ("BEGIN TRANSACTION;", "COMMIT;")]
+    finally:
+        raw.close()
+
+
+def _from_snapshot(conn: Connection, head: str) -> bool:
+    """Create the head schema in an empty SQLite database from `SQLITE_HEAD`; False when
+    the database is not empty or the snapshot is not of ``head`` (the migrations run)."""
+    if conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar():
+        return False
+    try:
+        snap = json.loads(SQLITE_HEAD.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if snap.get("revision") != head:
+        return False
+    for statement in snap["statements"]:
+        conn.exec_driver_sql(statement)
+    return True
+
+
+def migrated_sqlite(folder: Path) -> Database:
+    """A new SQLite database in ``folder`` made by the migrations alone (no snapshot)."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{Path(folder) / DB_FILE}"
+    fresh = Database(Path(folder), url, create_engine(url))
+    _sqlite_events(fresh.engine)
+    migrate(fresh)
+    return fresh
 
 
 def current_revision(db: Database) -> str | None:
@@ -317,3 +370,15 @@ def current_revision(db: Database) -> str | None:
         except DBAPIError:  # no table yet: a new database
             return None
     return rows[0][0] if len(rows) == 1 else None
+
+
+if __name__ == "__main__":  # python -m vru.governance.db: write SQLITE_HEAD from the migrations
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        made = migrated_sqlite(Path(tmp))
+        SQLITE_HEAD.write_text(json.dumps({"revision": head_revision(),
+                                           "statements": sqlite_statements(made)}, indent=1)
+                               + "\n", encoding="utf-8")
+        made.dispose()
+    print(f"wrote {SQLITE_HEAD}")

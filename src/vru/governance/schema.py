@@ -6,6 +6,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
@@ -100,4 +101,16 @@ login_failures = Table(
     Column("first_failure", String(32), nullable=False),
     Column("last_failure", String(32), nullable=False),
     Column("locked_until", String(32), nullable=True),
+)
+
+# Dashboard sign-ins, so every worker process of `vru serve` knows them and a restart keeps
+# them: only a hash of the browser's token; times are seconds since the epoch.
+web_sessions = Table(
+    "web_sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_name", String(64), nullable=False),
+    Column("purpose", String(64), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created", Float, nullable=False),
+    Column("seen", Float, nullable=False),
 )

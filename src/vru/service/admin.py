@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from vru.governance import audit, identity
+from vru.governance import audit, identity, signins
 from vru.governance import db as gdb
 from vru.governance.agreements import Agreement, list_agreements, load_agreement_file
 from vru.governance.areas import Area, list_areas, load_areas_file
@@ -40,7 +40,10 @@ def list_users(session: Session) -> list[identity.User]:
 
 
 def disable_user(session: Session, name: str) -> identity.User:
-    return _change(session, "users", identity.disable_user, name)
+    """Disable an account and sign it out of every dashboard browser at once."""
+    user = _change(session, "users", identity.disable_user, name)
+    signins.remove_user(session._db, name)
+    return user
 
 
 def load_areas(session: Session, path: Path) -> list[Area]:

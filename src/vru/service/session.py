@@ -434,6 +434,28 @@ def _drop_keys(frame: Any, keys: Mapping[str, Any] | None) -> Any:
     return frame.drop(columns=[c for c in cols if c in frame.columns])
 
 
+def resume_session(home: str | Path, user: str, purpose: str,
+                   environ: Mapping[str, str] | None = None) -> Session | None:
+    """The `Session` of a user who signed in earlier through `open_session`, for a face that
+    keeps the sign-in itself (the dashboard's session store, in another worker process or
+    after a restart). None when the account is gone or disabled: they must sign in again.
+
+    Never reachable with a name alone from outside: the caller holds the proof of sign-in
+    (the dashboard: the browser's token, matched by its hash).
+    """
+    path = resolve_home(home)
+    try:
+        settings = Settings.from_env(path, environ)
+        db = gdb.connect(path)
+    except GovernanceError as exc:
+        raise SignInError(str(exc)) from None
+    me = identity.get_user(db, user)
+    if me is None or me.disabled:
+        db.dispose()
+        return None
+    return Session(path, settings, db, me, purpose=purpose)
+
+
 def open_session(home: str | Path | None = None, *, user: str | None = None,
                  password: str | None = None, purpose: str = DEFAULT_PURPOSE,
                  area: str | None = None, environ: Mapping[str, str] | None = None) -> Session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -64,6 +65,19 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+#: The home a worker process of `vru serve --workers N` serves (set by the parent).
+SERVE_HOME = "VRU_SERVE_HOME"
+
+
+def app_from_env() -> FastAPI:
+    """The app each worker process builds (uvicorn's factory for ``--workers``)."""
+    import gc
+
+    app = create_app(os.environ[SERVE_HOME])
+    gc.freeze()  # the modules and app: full collections skip them
+    return app
 
 
 def create_app(home: str | Path | None = None, settings: WebSettings | None = None, *,
