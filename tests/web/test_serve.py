@@ -50,34 +50,6 @@ def _env() -> dict[str, str]:
     return env
 
 
-@pytest.mark.slow
-def test_vru_serve_answers_on_its_port(web_world):
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "vru.cli", "--home", str(web_world.home),
-                             "serve", "--port", str(port)], env=_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(proc.stderr.read()) from None
-                time.sleep(0.2)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login") as r:
-            page = r.read().decode()
-            assert 'name="username"' in page and 'name="password"' in page
-            assert "csrf_token" in page
-            assert "default-src 'self'" in r.headers["content-security-policy"]
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/openapi.json") as r:
-            assert b'"/api/map"' in r.read()
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
 def _started(proc: subprocess.Popen, port: int) -> None:
     deadline = time.monotonic() + 90
     while True:
@@ -88,6 +60,26 @@ def _started(proc: subprocess.Popen, port: int) -> None:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(proc.stderr.read()) from None
             time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_vru_serve_answers_on_its_port(web_world):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "vru.cli", "--home", str(web_world.home),
+                             "serve", "--port", str(port)], env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _started(proc, port)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login") as r:
+            page = r.read().decode()
+            assert 'name="username"' in page and 'name="password"' in page
+            assert "csrf_token" in page
+            assert "default-src 'self'" in r.headers["content-security-policy"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/openapi.json") as r:
+            assert b'"/api/map"' in r.read()
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 @pytest.mark.slow
