@@ -3,10 +3,12 @@ by what held out best at the forecast origins before the one asked (rolling orig
 
 Every feature is a rate on one scale, expected events of the forecast category per cell and
 month (rescaled to the category's own events per month), so a weight says how much of the
-score a term carries. The weights are chosen to maximise the mean PAI at 1 % of the area
-over the training origins, by coordinate search over a small grid; naive counts carry
-weight 1 and every other term starts at 0 and enters only when it improves the held-out
-PAI by more than `MIN_GAIN` (so with little history the ensemble stays close to naive).
+score a term carries. PAI depends on the ranking only, so only the weights' ratios matter:
+they are kept summing to 1. They are chosen to maximise the mean PAI at 1 % of the area over
+the training origins by coordinate search with multiplicative moves (no grid edge to stick
+at, and naive counts can be weighted down or out like any other term): the search starts
+from naive counts alone, and a move is taken only when it raises the held-out PAI by more
+than `MIN_GAIN` (so with little history the ensemble stays close to naive).
 """
 
 from __future__ import annotations
@@ -44,8 +46,13 @@ FEATURES: dict[str, str] = {
 #: development origins of docs/analysis.md.
 DEFAULT_WEIGHTS: dict[str, float] = {"naive": 1.0, "smooth_250": 0.3, "context": 0.5}
 
-#: The grid of weights tried for each term.
-GRID = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)
+#: Shares of the score a term not yet in is offered (the others scaled down to make room).
+ENTRY = (0.05, 0.1, 0.2, 0.35, 0.5, 0.7, 0.9)
+#: Factors a term's weight already in is multiplied by (then all renormalised to sum 1);
+#: 0 drops the term. Repeated passes reach any ratio: there is no edge.
+FACTORS = (0.0, 0.25, 0.5, 2.0, 4.0)
+#: Passes of the coordinate search at most.
+MAX_PASSES = 6
 #: Relative gain in mean held-out PAI a term must bring to enter.
 MIN_GAIN = 0.005
 #: Training origins needed before weights are learned (with fewer, one origin's noise would
@@ -113,36 +120,62 @@ def ensemble_score(parts: Mapping[str, np.ndarray], weights: Mapping[str, float]
     return sum(w * parts[k] for k, w in used.items()) / total
 
 
+def _moves(w: np.ndarray, i: int) -> list[np.ndarray]:
+    """Weight vectors (summing to 1) one move of term ``i`` away from ``w``."""
+    out = []
+    if w[i] == 0:
+        for share in ENTRY:
+            t = w * (1 - share)
+            t[i] = share
+            out.append(t)
+        return out
+    for f in FACTORS:
+        t = w.copy()
+        t[i] *= f
+        if t.sum() > 0:
+            out.append(t / t.sum())
+    return out
+
+
 def learn_weights(origins: Sequence[Origin], area: np.ndarray,
                   terms: Sequence[str] | None = None,
                   share: float = TARGET_SHARE) -> tuple[dict[str, float], float, float]:
     """Weights that maximise the mean held-out PAI at ``share`` over ``origins``.
 
+    Starts from naive counts alone; each pass offers every term (naive included) its best
+    single move (`ENTRY` shares for a term not in, `FACTORS` for one in) and takes it when
+    it raises the mean PAI by more than `MIN_GAIN`; stops after a pass with no move or
+    `MAX_PASSES`.
+
     Returns
     -------
-    (weights, mean PAI of naive counts, mean PAI of the ensemble) over the origins.
+    (weights summing to 1 (terms at 0 left out), mean PAI of naive counts, mean PAI of the
+    ensemble) over the origins.
     """
     if not origins:
         raise ValueError("no training origin")
-    names = [t for t in (terms or origins[0].parts) if t != "naive"
-             and all(t in o.parts for o in origins)]
+    names = ["naive", *[t for t in (terms or origins[0].parts) if t != "naive"
+                        and all(t in o.parts for o in origins)]]
+    # one (terms, cells) matrix per origin: a trial's score is one matrix-vector product
+    stacks = [np.vstack([np.asarray(o.parts[t], dtype=np.float64) for t in names])
+              for o in origins]
 
-    def mean_pai(w: dict[str, float]) -> float:
-        return float(np.mean([pai_at(ensemble_score(o.parts, w), o.target, area, share)
-                              for o in origins]))
+    def mean_pai(w: np.ndarray) -> float:
+        return float(np.mean([pai_at(w @ p, o.target, area, share)
+                              for p, o in zip(stacks, origins, strict=True)]))
 
-    w = {"naive": 1.0, **{t: 0.0 for t in names}}
+    w = np.zeros(len(names))
+    w[0] = 1.0
     base = best = mean_pai(w)
-    for _ in range(2):
+    for _ in range(MAX_PASSES):
         moved = False
-        for t in names:
-            for g in GRID:
-                if g == w[t]:
-                    continue
-                trial = {**w, t: g}
-                v = mean_pai(trial)
-                if v > best * (1 + MIN_GAIN):
-                    best, w, moved = v, trial, True
+        for i in range(len(names)):
+            scored = [(mean_pai(t), t) for t in _moves(w, i)]
+            if not scored:
+                continue
+            v, t = max(scored, key=lambda x: x[0])
+            if v > best * (1 + MIN_GAIN):
+                best, w, moved = v, t, True
         if not moved:
             break
-    return {k: v for k, v in w.items() if v > 0}, base, best
+    return {k: float(v) for k, v in zip(names, w, strict=True) if v > 0}, base, best
