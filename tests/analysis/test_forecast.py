@@ -13,7 +13,7 @@ from vru.analysis.accuracy import score_map
 from vru.analysis.aggregate import AggregationError
 from vru.analysis.forecast import Forecaster, backtest, forecast
 from vru.analysis.forecast.ensemble import Origin, learn_weights, pai_at
-from vru.analysis.forecast.models import MonthlyCounts, naive, promap_kernel
+from vru.analysis.forecast.models import MonthlyCounts, decayed, naive, promap_kernel
 from vru.analysis.forecast.raster import Raster
 from vru.analysis.forecast.sepp import fit_sepp
 
@@ -157,6 +157,16 @@ def test_monthly_counts_upto_cuts_at_the_origin():
     assert up.months == ["2020-01", "2020-02"] and up.n.shape == (3, 2)
     assert pd.Series(naive(mc)).tolist() == pytest.approx(
         ((mc.n[:, 0] + mc.n[:, 1] + mc.n[:, 3]) / 3).tolist())
+
+
+def test_decayed_counts_age_across_gaps_without_counting_them():
+    mc = MonthlyCounts(np.array([[6.0, 0.0, 0.0, 3.0], [0.0, 0.0, 0.0, 3.0]]),
+                       ["2020-01", "2020-02", "2020-03", "2020-04"],
+                       np.array([1, 0, 0, 1], bool))
+    # held months aged 3 and 0: weights 2^(-3/6) and 1, normalised over those two only
+    w = np.array([2 ** -0.5, 1.0]) / (1 + 2 ** -0.5)
+    assert decayed(mc, 6.0) == pytest.approx([6 * w[0] + 3 * w[1], 3 * w[1]])
+    assert decayed(mc, 1e9) == pytest.approx(naive(mc, 12))
 
 
 def test_the_default_density_bandwidth_is_the_one_held_out_months_support(police_lake):

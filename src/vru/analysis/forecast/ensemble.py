@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vru.analysis.accuracy import selection
-from vru.analysis.forecast.models import MonthlyCounts, long_memory, naive, promap
+from vru.analysis.forecast.models import MonthlyCounts, decayed, long_memory, naive, promap
 from vru.analysis.forecast.raster import Raster
 
 __all__ = ["DEFAULT_WEIGHTS", "FEATURES", "MIN_ORIGINS", "Origin", "ensemble_score", "features",
@@ -30,11 +30,15 @@ FEATURES: dict[str, str] = {
     "naive": "events over the last 3 held months, per month",
     "last": "events in the last held month",
     "long": "mean events per held month over every held month (long memory)",
+    "recent_12": "mean events per held month over the last 12 held months",
+    "decay_6": "events per held month, each held month weighted by 2^(-age / 6 months)",
     "smooth_250": "long memory smoothed by a Gaussian of 250 m",
     "smooth_500": "long memory smoothed by a Gaussian of 500 m",
     "smooth_1000": "long memory smoothed by a Gaussian of 1000 m",
     "context": "all recorded crime over the last 3 held months (any category), rescaled",
     "context_smooth": "that context smoothed by a Gaussian of 250 m",
+    "context_decay_6": "all recorded crime per held month, each held month weighted by "
+                       "2^(-age / 6 months), rescaled",
     "promap": "prospective hot-spotting (ProMap), rescaled",
     "sepp": "the self-exciting point process' expected events, rescaled",
     "population": "residents in the cell (IoD 2019 denominators), rescaled",
@@ -86,13 +90,15 @@ def features(mc: MonthlyCounts, raster: Raster, *, context: MonthlyCounts | None
     nv = naive(mc)
     total = float(nv.sum())
     lm = long_memory(mc)
-    out = {"naive": nv, "last": mc.n[:, mc.last_held(1)[0]].astype(np.float64), "long": lm}
+    out = {"naive": nv, "last": mc.n[:, mc.last_held(1)[0]].astype(np.float64), "long": lm,
+           "recent_12": naive(mc, 12), "decay_6": decayed(mc, 6.0)}
     for b in (250, 500, 1000):
         out[f"smooth_{b}"] = _rescaled(raster.gaussian(lm, b), total)
     if context is not None:
         cx = naive(context)
         out["context"] = _rescaled(cx, total)
         out["context_smooth"] = _rescaled(raster.gaussian(cx, 250), total)
+        out["context_decay_6"] = _rescaled(decayed(context, 6.0), total)
     out["promap"] = _rescaled(promap(mc, raster, promap_radius, promap_window), total)
     if sepp is not None:
         out["sepp"] = _rescaled(sepp, total)
