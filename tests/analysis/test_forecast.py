@@ -12,7 +12,8 @@ import pytest
 from vru.analysis.accuracy import score_map
 from vru.analysis.aggregate import AggregationError
 from vru.analysis.forecast import Forecaster, backtest, forecast
-from vru.analysis.forecast.models import MonthlyCounts, naive, promap_kernel
+from vru.analysis.forecast.ensemble import Origin, learn_weights, pai_at
+from vru.analysis.forecast.models import MonthlyCounts, decayed, naive, promap_kernel
 from vru.analysis.forecast.raster import Raster
 from vru.analysis.forecast.sepp import fit_sepp
 
@@ -158,6 +159,16 @@ def test_monthly_counts_upto_cuts_at_the_origin():
         ((mc.n[:, 0] + mc.n[:, 1] + mc.n[:, 3]) / 3).tolist())
 
 
+def test_decayed_counts_age_across_gaps_without_counting_them():
+    mc = MonthlyCounts(np.array([[6.0, 0.0, 0.0, 3.0], [0.0, 0.0, 0.0, 3.0]]),
+                       ["2020-01", "2020-02", "2020-03", "2020-04"],
+                       np.array([1, 0, 0, 1], bool))
+    # held months aged 3 and 0: weights 2^(-3/6) and 1, normalised over those two only
+    w = np.array([2 ** -0.5, 1.0]) / (1 + 2 ** -0.5)
+    assert decayed(mc, 6.0) == pytest.approx([6 * w[0] + 3 * w[1], 3 * w[1]])
+    assert decayed(mc, 1e9) == pytest.approx(naive(mc, 12))
+
+
 def test_the_default_density_bandwidth_is_the_one_held_out_months_support(police_lake):
     """The density's default radius beats ArcGIS's rule (which oversmooths) on the month
     after each origin, and is not beaten by a wider one."""
@@ -182,3 +193,49 @@ def test_the_default_density_bandwidth_is_the_one_held_out_months_support(police
         default, arcgis, wide = (pai(origin, DEFAULT_BANDWIDTH), pai(origin, None),
                                  pai(origin, 1000.0))
         assert default > 1.5 * arcgis and default > wide, (origin, default, arcgis, wide)
+
+
+# -- the ensemble's weights ---------------------------------------------------------------
+
+def _origins(seed: int, k: int = 4, cells: int = 20_000) -> tuple[list[Origin], np.ndarray]:
+    """Origins where "truth" is each cell's true rate, naive counts are pure noise (counts of
+    a rate unrelated to it) and "noise" is another unrelated map, all on one scale (events
+    per month in all), as the ensemble's terms are."""
+    rng = np.random.default_rng(seed)
+    rate = rng.lognormal(-2.0, 1.5, cells)
+    out = []
+    for j in range(k):
+        decoy = rng.poisson(3 * rng.permutation(rate)) / 3.0
+        parts = {"naive": decoy * rate.sum() / decoy.sum(), "truth": rate,
+                 "noise": rng.random(cells) * 2 * rate.sum() / cells}
+        out.append(Origin(f"2020-{j + 1:02d}", parts, rng.poisson(rate).astype(float)))
+    return out, np.full(cells, 62_500.0)
+
+
+def test_learned_weights_drop_naive_when_it_is_noise():
+    """PAI depends only on the ranking, so weights are relative: the learner must be able
+    to give naive counts (near) nothing, not stop at a grid edge (it used to hold naive at
+    weight 1 with the others at most 2: a third of the score stayed noise)."""
+    origins, area = _origins(1)
+    w, base, best = learn_weights(origins, area)
+    total = sum(w.values())
+    # naive's share of the score: 1/3 under the old grid, about 0.05 now (a smaller share
+    # no longer moves the mean PAI by MIN_GAIN)
+    assert w.get("naive", 0.0) / total < 0.1, w
+    assert w.get("noise", 0.0) / total < 0.02, w
+    assert total == pytest.approx(1.0)
+    truth_alone = np.mean([pai_at(o.parts["truth"], o.target, area) for o in origins])
+    assert best >= 0.99 * truth_alone > 2 * base, (best, truth_alone, base)
+    # and the weights carry over to origins they were not learned on
+    held, _ = _origins(2)
+    for o in held:
+        learned = pai_at(sum(v * o.parts[k] for k, v in w.items()), o.target, area)
+        assert learned >= 0.97 * pai_at(o.parts["truth"], o.target, area)
+
+
+def test_learned_weights_keep_naive_alone_when_nothing_helps():
+    origins, area = _origins(3)
+    for o in origins:
+        o.parts["naive"] = o.parts.pop("truth")
+    w, base, best = learn_weights(origins, area, terms=["naive", "noise"])
+    assert w == {"naive": 1.0} and best == base

@@ -3,10 +3,12 @@ by what held out best at the forecast origins before the one asked (rolling orig
 
 Every feature is a rate on one scale, expected events of the forecast category per cell and
 month (rescaled to the category's own events per month), so a weight says how much of the
-score a term carries. The weights are chosen to maximise the mean PAI at 1 % of the area
-over the training origins, by coordinate search over a small grid; naive counts carry
-weight 1 and every other term starts at 0 and enters only when it improves the held-out
-PAI by more than `MIN_GAIN` (so with little history the ensemble stays close to naive).
+score a term carries. PAI depends on the ranking only, so only the weights' ratios matter:
+they are kept summing to 1. They are chosen to maximise the mean PAI at 1 % of the area over
+the training origins by coordinate search with multiplicative moves (no grid edge to stick
+at, and naive counts can be weighted down or out like any other term): the search starts
+from naive counts alone, and a move is taken only when it raises the held-out PAI by more
+than `MIN_GAIN` (so with little history the ensemble stays close to naive).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vru.analysis.accuracy import selection
-from vru.analysis.forecast.models import MonthlyCounts, long_memory, naive, promap
+from vru.analysis.forecast.models import MonthlyCounts, decayed, long_memory, naive, promap
 from vru.analysis.forecast.raster import Raster
 
 __all__ = ["DEFAULT_WEIGHTS", "FEATURES", "MIN_ORIGINS", "Origin", "ensemble_score", "features",
@@ -28,11 +30,15 @@ FEATURES: dict[str, str] = {
     "naive": "events over the last 3 held months, per month",
     "last": "events in the last held month",
     "long": "mean events per held month over every held month (long memory)",
+    "recent_12": "mean events per held month over the last 12 held months",
+    "decay_6": "events per held month, each held month weighted by 2^(-age / 6 months)",
     "smooth_250": "long memory smoothed by a Gaussian of 250 m",
     "smooth_500": "long memory smoothed by a Gaussian of 500 m",
     "smooth_1000": "long memory smoothed by a Gaussian of 1000 m",
     "context": "all recorded crime over the last 3 held months (any category), rescaled",
     "context_smooth": "that context smoothed by a Gaussian of 250 m",
+    "context_decay_6": "all recorded crime per held month, each held month weighted by "
+                       "2^(-age / 6 months), rescaled",
     "promap": "prospective hot-spotting (ProMap), rescaled",
     "sepp": "the self-exciting point process' expected events, rescaled",
     "population": "residents in the cell (IoD 2019 denominators), rescaled",
@@ -44,8 +50,13 @@ FEATURES: dict[str, str] = {
 #: development origins of docs/analysis.md.
 DEFAULT_WEIGHTS: dict[str, float] = {"naive": 1.0, "smooth_250": 0.3, "context": 0.5}
 
-#: The grid of weights tried for each term.
-GRID = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)
+#: Shares of the score a term not yet in is offered (the others scaled down to make room).
+ENTRY = (0.05, 0.1, 0.2, 0.35, 0.5, 0.7, 0.9)
+#: Factors a term's weight already in is multiplied by (then all renormalised to sum 1);
+#: 0 drops the term. Repeated passes reach any ratio: there is no edge.
+FACTORS = (0.0, 0.25, 0.5, 2.0, 4.0)
+#: Passes of the coordinate search at most.
+MAX_PASSES = 6
 #: Relative gain in mean held-out PAI a term must bring to enter.
 MIN_GAIN = 0.005
 #: Training origins needed before weights are learned (with fewer, one origin's noise would
@@ -79,13 +90,15 @@ def features(mc: MonthlyCounts, raster: Raster, *, context: MonthlyCounts | None
     nv = naive(mc)
     total = float(nv.sum())
     lm = long_memory(mc)
-    out = {"naive": nv, "last": mc.n[:, mc.last_held(1)[0]].astype(np.float64), "long": lm}
+    out = {"naive": nv, "last": mc.n[:, mc.last_held(1)[0]].astype(np.float64), "long": lm,
+           "recent_12": naive(mc, 12), "decay_6": decayed(mc, 6.0)}
     for b in (250, 500, 1000):
         out[f"smooth_{b}"] = _rescaled(raster.gaussian(lm, b), total)
     if context is not None:
         cx = naive(context)
         out["context"] = _rescaled(cx, total)
         out["context_smooth"] = _rescaled(raster.gaussian(cx, 250), total)
+        out["context_decay_6"] = _rescaled(decayed(context, 6.0), total)
     out["promap"] = _rescaled(promap(mc, raster, promap_radius, promap_window), total)
     if sepp is not None:
         out["sepp"] = _rescaled(sepp, total)
@@ -113,36 +126,62 @@ def ensemble_score(parts: Mapping[str, np.ndarray], weights: Mapping[str, float]
     return sum(w * parts[k] for k, w in used.items()) / total
 
 
+def _moves(w: np.ndarray, i: int) -> list[np.ndarray]:
+    """Weight vectors (summing to 1) one move of term ``i`` away from ``w``."""
+    out = []
+    if w[i] == 0:
+        for share in ENTRY:
+            t = w * (1 - share)
+            t[i] = share
+            out.append(t)
+        return out
+    for f in FACTORS:
+        t = w.copy()
+        t[i] *= f
+        if t.sum() > 0:
+            out.append(t / t.sum())
+    return out
+
+
 def learn_weights(origins: Sequence[Origin], area: np.ndarray,
                   terms: Sequence[str] | None = None,
                   share: float = TARGET_SHARE) -> tuple[dict[str, float], float, float]:
     """Weights that maximise the mean held-out PAI at ``share`` over ``origins``.
 
+    Starts from naive counts alone; each pass offers every term (naive included) its best
+    single move (`ENTRY` shares for a term not in, `FACTORS` for one in) and takes it when
+    it raises the mean PAI by more than `MIN_GAIN`; stops after a pass with no move or
+    `MAX_PASSES`.
+
     Returns
     -------
-    (weights, mean PAI of naive counts, mean PAI of the ensemble) over the origins.
+    (weights summing to 1 (terms at 0 left out), mean PAI of naive counts, mean PAI of the
+    ensemble) over the origins.
     """
     if not origins:
         raise ValueError("no training origin")
-    names = [t for t in (terms or origins[0].parts) if t != "naive"
-             and all(t in o.parts for o in origins)]
+    names = ["naive", *[t for t in (terms or origins[0].parts) if t != "naive"
+                        and all(t in o.parts for o in origins)]]
+    # one (terms, cells) matrix per origin: a trial's score is one matrix-vector product
+    stacks = [np.vstack([np.asarray(o.parts[t], dtype=np.float64) for t in names])
+              for o in origins]
 
-    def mean_pai(w: dict[str, float]) -> float:
-        return float(np.mean([pai_at(ensemble_score(o.parts, w), o.target, area, share)
-                              for o in origins]))
+    def mean_pai(w: np.ndarray) -> float:
+        return float(np.mean([pai_at(w @ p, o.target, area, share)
+                              for p, o in zip(stacks, origins, strict=True)]))
 
-    w = {"naive": 1.0, **{t: 0.0 for t in names}}
+    w = np.zeros(len(names))
+    w[0] = 1.0
     base = best = mean_pai(w)
-    for _ in range(2):
+    for _ in range(MAX_PASSES):
         moved = False
-        for t in names:
-            for g in GRID:
-                if g == w[t]:
-                    continue
-                trial = {**w, t: g}
-                v = mean_pai(trial)
-                if v > best * (1 + MIN_GAIN):
-                    best, w, moved = v, trial, True
+        for i in range(len(names)):
+            scored = [(mean_pai(t), t) for t in _moves(w, i)]
+            if not scored:
+                continue
+            v, t = max(scored, key=lambda x: x[0])
+            if v > best * (1 + MIN_GAIN):
+                best, w, moved = v, t, True
         if not moved:
             break
-    return {k: v for k, v in w.items() if v > 0}, base, best
+    return {k: float(v) for k, v in zip(names, w, strict=True) if v > 0}, base, best

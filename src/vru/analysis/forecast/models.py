@@ -13,7 +13,7 @@ import numpy as np
 
 from vru.analysis.forecast.raster import Raster
 
-__all__ = ["MonthlyCounts", "naive", "promap", "promap_kernel"]
+__all__ = ["MonthlyCounts", "decayed", "long_memory", "naive", "promap", "promap_kernel"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,16 @@ def long_memory(mc: MonthlyCounts) -> np.ndarray:
     """Each cell's mean events per held month over every held month up to the origin."""
     idx = _need(mc, "a long-memory term")
     return mc.n[:, idx].sum(axis=1) / idx.size
+
+
+def decayed(mc: MonthlyCounts, half_life: float = 6.0) -> np.ndarray:
+    """Each cell's events per held month, every held month up to the origin weighted by
+    ``2 ** (-age / half_life)`` (age in calendar months before the origin month, so a gap
+    ages what lies behind it but adds no zeros): long memory that still follows drift."""
+    idx = _need(mc, "a decayed-count term")
+    age = (len(mc.months) - 1 - idx).astype(np.float64)
+    w = 2.0 ** (-age / half_life)
+    return mc.n[:, idx] @ (w / w.sum())
 
 
 def promap_kernel(size: float, radius: float) -> np.ndarray:
