@@ -161,7 +161,11 @@ def connect(home: Path, url: str | None = None, *, audit_key: bytes | None = Non
         file = _sqlite_file(parsed.database)
         if file is not None:
             _create_private(file)
-        engine = create_engine(resolved, connect_args={"timeout": 60})
+        # connections kept for as many threads as a server runs at once (anyio's 40): an
+        # overflow connection is opened (with its PRAGMAs) and closed on every use, which
+        # under 20 dashboard clients cost more than the queries
+        engine = create_engine(resolved, connect_args={"timeout": 60}, pool_size=40,
+                               max_overflow=40)
         _sqlite_events(engine)
     else:
         secure_home(home)  # keys and lake may live there; the database has no file here

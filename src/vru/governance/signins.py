@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, insert, or_, update
 
 from vru.governance.db import Database
 from vru.governance.schema import web_sessions as _t
@@ -33,10 +33,25 @@ def add(db: Database, s: SignIn) -> None:
         conn.execute(insert(_t).values(**s.__dict__))
 
 
+_GET = ("SELECT token_hash, user_name, purpose, csrf, created, seen FROM web_sessions "
+        "WHERE token_hash = {}")
+
+
 def get(db: Database, token_hash: str) -> SignIn | None:
-    with db.connection() as conn:
-        row = conn.execute(select(_t).where(_t.c.token_hash == token_hash)).first()
-    return None if row is None else SignIn(**row._mapping)
+    """The sign-in of ``token_hash``, or None.
+
+    Asked on every dashboard request, so it is one statement on a pooled driver connection,
+    without SQLAlchemy's transaction and result layers (they cost more than the lookup).
+    """
+    raw = db.engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute(_GET.format("?" if db.dialect == "sqlite" else "%s"), (token_hash,))
+        row = cur.fetchone()
+        cur.close()
+    finally:
+        raw.close()  # back to the pool, which ends any transaction the driver began
+    return None if row is None else SignIn(*row)
 
 
 def touch(db: Database, token_hash: str, seen: float) -> None:
