@@ -201,8 +201,8 @@ def test_only_admins_manage(world: Database, role_user: str) -> None:
 def test_a_decision_reads_one_snapshot_and_nothing_is_kept_between_decisions(
         world: Database) -> None:
     # inside one decision every read shares the read transaction's connection
-    with world.reading() as outer, world.connection() as inner, world.reading() as nested:
-        assert inner is outer and nested is outer
+    with world.reading(), world.connection() as a, world.reading(), world.connection() as b:
+        assert a is b
     with world.connection() as a, world.connection() as b:
         assert a is not b  # outside a decision each read takes its own
     first = authorise(world, "tia", "read", "incidents", "violence_reduction", on=TODAY)
@@ -215,3 +215,39 @@ def test_a_decision_reads_one_snapshot_and_nothing_is_kept_between_decisions(
     disable_user(world, "tia")
     assert not authorise(world, "tia", "read", "incidents", "violence_reduction",
                          on=TODAY).allowed
+
+
+def test_a_change_made_by_hand_in_sql_is_seen_by_the_next_decision(world: Database) -> None:
+    """Decisions reuse what they read while the governance version stays; triggers move it
+    on any change, so even an edit that bypasses vru is never missed."""
+    from sqlalchemy import event, text
+
+    def version() -> int:
+        with world.engine.connect() as conn:
+            return conn.execute(text("SELECT n FROM governance_version")).scalar_one()
+
+    first = authorise(world, "tia", "read", "incidents", "violence_reduction", on=TODAY)
+    statements: list[str] = []
+    event.listen(world.engine, "before_cursor_execute",
+                 lambda *a: statements.append(a[2]))
+    again = authorise(world, "tia", "read", "incidents", "violence_reduction", on=TODAY)
+    assert again.row_filter == first.row_filter
+    assert not [q for q in statements if "FROM users" in q or "FROM area_lsoas" in q]
+    edits = {
+        "area_lsoas": "DELETE FROM area_lsoas WHERE area = 'North' AND lsoa11cd = 'E01000001'",
+        "areas": "UPDATE areas SET description = 'edited' WHERE name = 'North'",
+        "agreements": "UPDATE agreements SET purposes = purposes WHERE 1 = 1",
+        "users": "UPDATE users SET disabled = true WHERE name = 'tia'",
+    }
+    for table, sql in edits.items():
+        before = version()
+        with world.engine.begin() as conn:
+            conn.execute(text(sql))
+        assert version() > before, f"a change to {table} must move the governance version"
+    # the last two edits: the area lost a code, then the account was disabled
+    assert not authorise(world, "tia", "read", "incidents", "violence_reduction",
+                         on=TODAY).allowed
+    with world.engine.begin() as conn:
+        conn.execute(text("UPDATE users SET disabled = false WHERE name = 'tia'"))
+    narrowed = authorise(world, "tia", "read", "incidents", "violence_reduction", on=TODAY)
+    assert narrowed.row_filter is not None and narrowed.row_filter.values == {"E01000002"}

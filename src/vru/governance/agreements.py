@@ -227,8 +227,12 @@ def list_agreements(db: Database, dataset: str | None = None) -> list[Agreement]
     query = select(_t).order_by(_t.c.dataset, _t.c.start_date.desc(), _t.c.name)
     if dataset is not None:
         query = query.where(_t.c.dataset == dataset)
-    with db.connection() as conn:
-        return [_from_row(r) for r in conn.execute(query)]
+
+    def load() -> tuple[Agreement, ...]:
+        with db.connection() as conn:
+            return tuple(_from_row(r) for r in conn.execute(query))
+
+    return list(db.memo(("agreements", dataset), load))
 
 
 def active_agreements(db: Database, dataset: str, on: date | None = None) -> list[Agreement]:
@@ -237,8 +241,12 @@ def active_agreements(db: Database, dataset: str, on: date | None = None) -> lis
     query = (select(_t).where(_t.c.dataset == dataset, _t.c.start_date <= day,
                               _t.c.end_date >= day)
              .order_by(_t.c.start_date.desc(), _t.c.name))
-    with db.connection() as conn:
-        return [_from_row(r) for r in conn.execute(query)]
+
+    def load() -> tuple[Agreement, ...]:
+        with db.connection() as conn:
+            return tuple(_from_row(r) for r in conn.execute(query))
+
+    return list(db.memo(("active", dataset, day), load))
 
 
 def active_agreement(db: Database, dataset: str, on: date | None = None) -> Agreement | None:

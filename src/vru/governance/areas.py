@@ -89,10 +89,13 @@ def define_area(db: Database, name: str, lsoa_codes: Iterable[str],
 
 def get_area(db: Database, name: str) -> Area | None:
     """Return area ``name``, or None when there is none."""
+    return db.memo(("area", name), lambda: _read_area(db, name))
+
+
+def _read_area(db: Database, name: str) -> Area | None:
     with db.connection() as conn:
-        # the codes as one text (LSOA codes hold no comma): every governed request of a
-        # task-force member reads its area, and a row object per code cost more than the rest
-        # of the decision under load
+        # the codes as one text (LSOA codes hold no comma): a row object per code cost more
+        # than the rest of a task-force member's decision under load
         join = func.string_agg if conn.dialect.name == "postgresql" else func.group_concat
         codes = (select(join(area_lsoas.c.lsoa11cd, ","))
                  .where(area_lsoas.c.area == areas.c.name).scalar_subquery())

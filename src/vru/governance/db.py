@@ -7,7 +7,8 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -35,6 +36,15 @@ _SQLITE_SIDECARS = ("-wal", "-shm", "-journal")
 
 
 @dataclass
+class _Reading:
+    """A `Database.reading` in progress."""
+
+    version: int | None
+    conn: Connection | None = None
+    stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+
+
+@dataclass
 class Database:
     """An open metadata database.
 
@@ -52,9 +62,13 @@ class Database:
     url: str
     engine: Engine
     _audit_key: bytes | None = field(default=None, repr=False)
-    # the read transaction this thread (or task) is inside, shared by the reads in it
-    _pinned: ContextVar[Connection | None] = field(
+    # the `reading` this thread (or task) is inside, shared by the reads in it
+    _pinned: ContextVar[_Reading | None] = field(
         default_factory=lambda: ContextVar("vru_db_pinned", default=None), repr=False)
+    # what decisions read, kept while the governance version stays (see `memo`)
+    _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False)
+    _memo_version: int | None = field(default=None, repr=False)
+    _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def dialect(self) -> str:
@@ -86,33 +100,77 @@ class Database:
                 yield conn
 
     @contextmanager
-    def reading(self) -> Iterator[Connection]:
-        """One read transaction for a series of reads (`connection` inside it yields it).
+    def reading(self) -> Iterator[None]:
+        """A series of reads that see one moment: the first read opens one transaction on
+        one pooled connection, which every `connection` inside shares, and `memo` reuses
+        what earlier decisions read at the same governance version (migration 0004).
 
         A decision reads the user, their area and the agreements: in one transaction they
-        come from one snapshot (a change committed half-way cannot mix old and new) on one
-        pooled connection, instead of one checkout and transaction each.
+        come from one snapshot (a change committed half-way cannot mix old and new), and
+        while nothing changed they come from the memo, with no transaction at all.
         """
-        pinned = self._pinned.get()
-        if pinned is not None:
-            yield pinned
+        if self._pinned.get() is not None:
+            yield
             return
-        with self.engine.connect() as conn, conn.begin():
-            token = self._pinned.set(conn)
-            try:
-                yield conn
-            finally:
-                self._pinned.reset(token)
+        state = _Reading(self._governance_version())
+        token = self._pinned.set(state)
+        try:
+            with state.stack:
+                yield
+        finally:
+            self._pinned.reset(token)
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
-        """For reads: the connection of the `reading` transaction around, else a new one."""
-        pinned = self._pinned.get()
-        if pinned is not None:
-            yield pinned
+        """For reads: the transaction of the `reading` around (opened now if not yet), else
+        a connection of its own."""
+        state = self._pinned.get()
+        if state is None:
+            with self.engine.connect() as conn:
+                yield conn
             return
-        with self.engine.connect() as conn:
-            yield conn
+        if state.conn is None:
+            state.conn = state.stack.enter_context(self.engine.connect())
+            state.stack.enter_context(state.conn.begin())
+        yield state.conn
+
+    def memo(self, key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
+        """``load()``, or what it gave at the same governance version.
+
+        Only inside `reading` (decisions): the version is read as the reading starts, and a
+        trigger moves it in the same transaction as any change to users, areas or
+        agreements, so a value kept under a version is never older than that version.
+        """
+        state = self._pinned.get()
+        if state is None or state.version is None:
+            return load()
+        with self._memo_lock:
+            if self._memo_version != state.version:
+                self._memo.clear()
+                self._memo_version = state.version
+            if key in self._memo:
+                return self._memo[key]
+        value = load()
+        with self._memo_lock:
+            if self._memo_version == state.version:
+                self._memo[key] = value
+        return value
+
+    def _governance_version(self) -> int | None:
+        """The trigger-moved count of governance changes: one driver statement."""
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            try:
+                cur.execute("SELECT n FROM governance_version WHERE id = 1")
+                row = cur.fetchone()
+            except self.engine.dialect.loaded_dbapi.Error:
+                return None  # a database not migrated yet (connect(migrate=False)): no memo
+            finally:
+                cur.close()
+        finally:
+            raw.close()
+        return None if row is None else int(row[0])
 
     def dispose(self) -> None:
         """Close every pooled connection."""

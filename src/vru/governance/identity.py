@@ -92,9 +92,12 @@ def _role(role: str | Role) -> Role:
 
 def get_user(db: Database, name: str) -> User | None:
     """Return user ``name`` or None."""
-    with db.connection() as conn:
-        row = conn.execute(select(users).where(users.c.name == name)).first()
-    return None if row is None else _user(row)
+    def load() -> User | None:
+        with db.connection() as conn:
+            row = conn.execute(select(users).where(users.c.name == name)).first()
+        return None if row is None else _user(row)
+
+    return db.memo(("user", name), load)
 
 
 def list_users(db: Database) -> list[User]:

@@ -114,3 +114,11 @@ web_sessions = Table(
     Column("created", Float, nullable=False),
     Column("seen", Float, nullable=False),
 )
+
+# Moved by triggers (migration 0004) on every change to users, areas, area_lsoas and
+# agreements: what a decision read at one count holds until the count moves.
+governance_version = Table(
+    "governance_version", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("n", Integer, nullable=False),
+)
