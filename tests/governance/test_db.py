@@ -153,3 +153,21 @@ def test_a_new_sqlite_home_is_the_migrations_head_without_alembic(tmp_path: Path
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "False"
+
+
+def test_the_reads_of_one_decision_see_one_moment(db) -> None:  # noqa: ANN001
+    """A change committed while a decision is reading cannot mix old and new: the user read
+    first and the user read after the change come from the same snapshot."""
+    from vru.governance.identity import add_user, disable_user, get_user
+
+    add_user(db, "ann", "analyst")
+    add_user(db, "bob", "analyst")
+    with db.reading():
+        assert get_user(db, "ann") is not None  # the transaction's snapshot starts here
+        other = connect(db.home, db.url, migrate=False)  # another process, say
+        disable_user(other, "bob")
+        other.dispose()
+        bob = get_user(db, "bob")
+        assert bob is not None and not bob.disabled
+    bob = get_user(db, "bob")
+    assert bob is not None and bob.disabled  # the next reading sees the change

@@ -131,6 +131,8 @@ class Database:
             return
         if state.conn is None:
             state.conn = state.stack.enter_context(self.engine.connect())
+            if self.dialect == "postgresql":  # one snapshot for the whole transaction
+                state.conn.execution_options(isolation_level="REPEATABLE READ")
             state.stack.enter_context(state.conn.begin())
         yield state.conn
 
