@@ -184,3 +184,37 @@ def test_two_stores_of_one_home_act_as_one(web_world):
     finally:
         a.close()
         b.close()
+
+
+def test_resuming_needs_the_browsers_token(web_world):
+    """Another process resumes a sign-in from the token the browser holds, never from a name
+    or from what the table keeps."""
+    from vru.service.session import resume_session
+
+    store = SessionStore(web_world.home, environ={})
+    try:
+        token, _ = store.sign_in("ann", PW)
+        now = store.clock()
+        ages = {"now": now, "idle": store.idle, "absolute": store.absolute, "environ": {}}
+        for forged in ("ann", store._hash(token), "x" * 43, ""):
+            assert resume_session(web_world.home, forged, **ages) is None
+        resumed = resume_session(web_world.home, token, **ages)
+        assert resumed is not None and resumed[0].name == "ann"
+        resumed[0].close()
+        # past its idle time the token resumes nothing, even before a sweep deletes it
+        late = {**ages, "now": now + store.idle + 1}
+        assert resume_session(web_world.home, token, **late) is None
+    finally:
+        store.close()
+
+
+def test_an_account_disabled_while_signed_in_is_refused_at_its_next_request(app, web_world):
+    from vru.service import admin
+
+    admin.add_user(web_world.owner, "short-lived", "analyst", password=PW)
+    c = TestClient(app)
+    assert sign_in(c, "short-lived").status_code == 303
+    assert c.get("/api/times").status_code == 200
+    admin.disable_user(web_world.owner, "short-lived")
+    assert c.get("/api/times").status_code == 401
+    assert c.get("/api/me").status_code == 401

@@ -158,20 +158,30 @@ class Database:
                 self._memo[key] = value
         return value
 
-    def _governance_version(self) -> int | None:
-        """The trigger-moved count of governance changes: one driver statement."""
+    def fetch_one(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+        """One row of one statement on a pooled driver connection, for reads on every request:
+        without SQLAlchemy's transaction and result layers, which cost more than the lookup.
+        ``sql`` marks parameters with ``?``.
+        """
+        if self.dialect != "sqlite":
+            sql = sql.replace("?", "%s")  # psycopg's parameter style
         raw = self.engine.raw_connection()
         try:
             cur = raw.cursor()
             try:
-                cur.execute("SELECT n FROM governance_version WHERE id = 1")
-                row = cur.fetchone()
-            except self.engine.dialect.loaded_dbapi.Error:
-                return None  # a database not migrated yet (connect(migrate=False)): no memo
+                cur.execute(sql, params)
+                return cur.fetchone()
             finally:
                 cur.close()
         finally:
-            raw.close()
+            raw.close()  # back to the pool, which ends any transaction the driver began
+
+    def _governance_version(self) -> int | None:
+        """The trigger-moved count of governance changes: one driver statement."""
+        try:
+            row = self.fetch_one("SELECT n FROM governance_version WHERE id = 1")
+        except self.engine.dialect.loaded_dbapi.Error:
+            return None  # a database not migrated yet (connect(migrate=False)): no memo
         return None if row is None else int(row[0])
 
     def dispose(self) -> None:

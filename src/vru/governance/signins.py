@@ -8,6 +8,7 @@ signs no one in.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from sqlalchemy import delete, insert, or_, update
@@ -33,25 +34,21 @@ def add(db: Database, s: SignIn) -> None:
         conn.execute(insert(_t).values(**s.__dict__))
 
 
-_GET = ("SELECT token_hash, user_name, purpose, csrf, created, seen FROM web_sessions "
-        "WHERE token_hash = {}")
-
-
 def get(db: Database, token_hash: str) -> SignIn | None:
-    """The sign-in of ``token_hash``, or None.
-
-    Asked on every dashboard request, so it is one statement on a pooled driver connection,
-    without SQLAlchemy's transaction and result layers (they cost more than the lookup).
-    """
-    raw = db.engine.raw_connection()
-    try:
-        cur = raw.cursor()
-        cur.execute(_GET.format("?" if db.dialect == "sqlite" else "%s"), (token_hash,))
-        row = cur.fetchone()
-        cur.close()
-    finally:
-        raw.close()  # back to the pool, which ends any transaction the driver began
+    """The sign-in of ``token_hash``, or None (asked on every dashboard request)."""
+    row = db.fetch_one("SELECT token_hash, user_name, purpose, csrf, created, seen "
+                       "FROM web_sessions WHERE token_hash = ?", (token_hash,))
     return None if row is None else SignIn(*row)
+
+
+def live(s: SignIn, now: float, idle: float, absolute: float) -> bool:
+    """Not idle longer than ``idle`` seconds, nor older than ``absolute``."""
+    return now - s.seen <= idle and now - s.created <= absolute
+
+
+def token_hash(token: str) -> str:
+    """What is kept of a browser's token: its SHA-256."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def touch(db: Database, token_hash: str, seen: float) -> None:

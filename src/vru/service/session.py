@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from vru.governance import audit, disclosure, identity
+from vru.governance import audit, disclosure, identity, signins
 from vru.governance import db as gdb
 from vru.governance.errors import AuditError, AuthenticationError, GovernanceError
 from vru.governance.policy import Decision, PolicyConfig, authorise
@@ -434,14 +434,18 @@ def _drop_keys(frame: Any, keys: Mapping[str, Any] | None) -> Any:
     return frame.drop(columns=[c for c in cols if c in frame.columns])
 
 
-def resume_session(home: str | Path, user: str, purpose: str,
-                   environ: Mapping[str, str] | None = None) -> Session | None:
-    """The `Session` of a user who signed in earlier through `open_session`, for a face that
-    keeps the sign-in itself (the dashboard's session store, in another worker process or
-    after a restart). None when the account is gone or disabled: they must sign in again.
+def resume_session(home: str | Path, token: str, *, now: float, idle: float, absolute: float,
+                   environ: Mapping[str, str] | None = None) -> tuple[Session, str, str] | None:
+    """The `Session` of a browser that signed in earlier through `open_session`, for the
+    dashboard's session store in another worker process or after a restart.
 
-    Never reachable with a name alone from outside: the caller holds the proof of sign-in
-    (the dashboard: the browser's token, matched by its hash).
+    The proof is the browser's token itself (only its hash is kept): a user's name, or a
+    hash copied from the table, resumes nothing. None when the token is unknown or expired,
+    or the account is gone or disabled.
+
+    Returns
+    -------
+    (session, the sign-in's CSRF secret, its declared purpose) or None
     """
     path = resolve_home(home)
     try:
@@ -449,11 +453,12 @@ def resume_session(home: str | Path, user: str, purpose: str,
         db = gdb.connect(path)
     except GovernanceError as exc:
         raise SignInError(str(exc)) from None
-    me = identity.get_user(db, user)
-    if me is None or me.disabled:
+    row = signins.get(db, signins.token_hash(token))
+    me = identity.get_user(db, row.user_name) if row is not None else None
+    if row is None or not signins.live(row, now, idle, absolute) or me is None or me.disabled:
         db.dispose()
         return None
-    return Session(path, settings, db, me, purpose=purpose)
+    return Session(path, settings, db, me, purpose=row.purpose), row.csrf, row.purpose
 
 
 def open_session(home: str | Path | None = None, *, user: str | None = None,

@@ -9,7 +9,6 @@ so a copy of this table (a memory dump, a log) signs no one in.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import threading
@@ -55,6 +54,7 @@ class WebSession:
     purpose: str
     created: float
     seen: float
+    token_hash: str = field(default="", repr=False)  # its row in `vru.governance.signins`
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -94,7 +94,7 @@ class SessionStore:
 
     @staticmethod
     def _hash(token: str) -> str:
-        return hashlib.sha256(token.encode()).hexdigest()
+        return signins.token_hash(token)
 
     def sign_in(self, username: str, password: str,
                 purpose: str | None = None) -> tuple[str, WebSession]:
@@ -118,8 +118,8 @@ class SessionStore:
         s.purpose = chosen if chosen in PURPOSES else DEFAULT_PURPOSE
         token = secrets.token_urlsafe(32)
         now = self.clock()
-        web = WebSession(s, secrets.token_urlsafe(32), chosen, now, now)
         key = self._hash(token)
+        web = WebSession(s, secrets.token_urlsafe(32), chosen, now, now, key)
         self._sweep(now)
         signins.add(self._db, signins.SignIn(key, s.name, chosen, web.csrf, now, now))
         with self._lock:
@@ -134,7 +134,7 @@ class SessionStore:
         key = self._hash(token)
         now = self.clock()
         row = signins.get(self._db, key)
-        if row is None or now - row.seen > self.idle or now - row.created > self.absolute:
+        if row is None or not signins.live(row, now, self.idle, self.absolute):
             if row is not None:
                 signins.remove(self._db, key)
             self._forget(key)
@@ -142,11 +142,13 @@ class SessionStore:
         with self._lock:
             web = self._by_hash.get(key)
         if web is None:  # signed in through another process, or before a restart
-            s = resume_session(self.home, row.user_name, row.purpose, self.environ)
-            if s is None:  # the account is gone or disabled
+            resumed = resume_session(self.home, token, now=now, idle=self.idle,
+                                     absolute=self.absolute, environ=self.environ)
+            if resumed is None:  # the account is gone or disabled
                 signins.remove(self._db, key)
                 return None
-            web = WebSession(s, row.csrf, row.purpose, row.created, row.seen)
+            s, csrf, purpose = resumed
+            web = WebSession(s, csrf, purpose, row.created, row.seen, key)
             with self._lock:
                 web = self._by_hash.setdefault(key, web)
             if web.session is not s:
@@ -164,10 +166,7 @@ class SessionStore:
         if purpose not in allowed:
             raise Denied(f"a {web.role.value.replace('_', ' ')} declares one of "
                          f"{', '.join(allowed)}")
-        with self._lock:
-            key = next((k for k, w in self._by_hash.items() if w is web), None)
-        if key is not None:
-            signins.set_purpose(self._db, key, purpose)
+        signins.set_purpose(self._db, web.token_hash, purpose)
         web.purpose = purpose
 
     def sign_out(self, token: str | None) -> None:
