@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from vru.sources import police_uk
 from vru.sources.base import Problem, SourceError
-from vru.sources.csvfile import EngineInput, inspect_bytes
+from vru.sources.csvfile import CsvInput, inspect_bytes
 
 HEADER = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,"
           "LSOA name,Crime type,Last outcome category,Context")
@@ -22,8 +22,8 @@ HEADER = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,L
 
 def read_street(path: Path) -> tuple[pa.Table, list[Problem]]:
     con = duckdb.connect()
-    inp = EngineInput(path, str(path), inspect_bytes(path))
-    table, counts, problems, errors = police_uk.read_street(con, [inp], path.parent / "work")
+    inp = CsvInput(path, str(path), inspect_bytes(path))
+    table, counts, problems, errors = police_uk.read_street(con, [inp])
     if errors:
         raise errors[str(path)]
     lines = table["source_line"].to_pylist()
@@ -202,8 +202,8 @@ def test_two_files_in_one_scan_keep_their_own_line_numbers(tmp_path):
     b = write(tmp_path, "b-street.csv", HEADER + "\n" + "only,three,fields\n"
               + row(**{"Crime ID": "c" * 64}) + row(**{"Crime ID": "d" * 64, "Month": "x"}))
     con = duckdb.connect()
-    inputs = [EngineInput(p, p.name, inspect_bytes(p)) for p in (a, b)]
-    table, counts, problems, errors = police_uk.read_street(con, inputs, tmp_path / "work")
+    inputs = [CsvInput(p, p.name, inspect_bytes(p)) for p in (a, b)]
+    table, counts, problems, errors = police_uk.read_street(con, inputs)
     assert errors == {} and counts == {"a-street.csv": 2, "b-street.csv": 3}
     got = {(r["source_file"], r["source_line"]) for r in
            table.select(["source_file", "source_line"]).to_pylist()}
@@ -345,7 +345,7 @@ def test_street_rows_without_falls_within(tmp_path):
     assert [(pr.line, pr.field) for pr in problems] == [(3, "Falls within")]
     assert "--force" in problems[0].reason
     con = duckdb.connect()
-    inp = EngineInput(p, p.name, inspect_bytes(p))
-    table, _, problems, _ = police_uk.read_street(con, [inp], tmp_path / "w", force="Kent Police")
+    inp = CsvInput(p, p.name, inspect_bytes(p))
+    table, _, problems, _ = police_uk.read_street(con, [inp], force="Kent Police")
     assert problems == []
     assert table["force"].to_pylist() == ["Surrey Police", "Kent Police", "Thames Valley Police"]

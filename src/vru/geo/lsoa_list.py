@@ -26,7 +26,8 @@ SHIPPED_LSOA = "lsoa-2011-ew.parquet"
 
 @lru_cache(maxsize=1)
 def _table() -> pa.Table:
-    t = pq.read_table(asset("geography", _EW_INDEX))
+    # ParquetFile, not read_table: that goes through pyarrow.dataset, which imports pandas
+    t = pq.ParquetFile(asset("geography", _EW_INDEX)).read()
     return t.take(pc.sort_indices(t, [("lsoa11cd", "ascending")]))
 
 

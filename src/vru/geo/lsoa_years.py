@@ -46,6 +46,10 @@ class _Years:
     codes21: pa.Array        # distinct LSOA21CD
     only11: pa.Array         # for each of codes21: its one 2011 LSOA, or null (0 or 2+)
     new_range: dict[str, tuple[int, int]]  # country letter → numbers of 2021-only codes
+    # membership of the distinct codes of a part: Arrow's is_in would hash the 34,753 codes
+    # again on every call, ten times the cost of looking a part's few thousand up here
+    set11: frozenset[str]
+    set21: frozenset[str]
 
 
 @lru_cache(maxsize=1)
@@ -64,7 +68,8 @@ def _years() -> _Years:
         n11 = _numbers(pc.filter(c11, pc.starts_with(c11, country + "01")))
         n21 = _numbers(pc.filter(c21, pc.starts_with(c21, country + "01")))
         ranges[country] = (int(n11.max()), int(n21.max()))
-    return _Years(c11, c21, distinct21, only11, ranges)
+    return _Years(c11, c21, distinct21, only11, ranges, frozenset(c11.to_pylist()),
+                  frozenset(distinct21.to_pylist()))
 
 
 def _numbers(codes: pa.Array) -> np.ndarray:
@@ -87,10 +92,15 @@ def _distinct(codes: Codes) -> tuple[pa.Array, pa.Array]:
     return enc.dictionary, enc.indices
 
 
+def _member(uniq: pa.Array, known: frozenset[str]) -> np.ndarray:
+    """Which of the distinct codes ``uniq`` are in ``known`` (null: no)."""
+    return np.fromiter((c in known for c in uniq.to_pylist()), dtype=bool, count=len(uniq))
+
+
 def _year_of_distinct(uniq: pa.Array) -> np.ndarray:
     y = _years()
-    is11 = np.asarray(pc.fill_null(pc.is_in(uniq, value_set=y.codes11), False))
-    is21 = np.asarray(pc.fill_null(pc.is_in(uniq, value_set=y.codes21), False))
+    is11 = _member(uniq, y.set11)
+    is21 = _member(uniq, y.set21)
     # 2021 LSOAs born of a split are in no row of the lookup: known by their number
     shaped = np.asarray(pc.fill_null(pc.match_substring_regex(uniq, r"^[EW]01\d{6}$"), False))
     new = np.zeros(len(uniq), dtype=bool)
@@ -144,8 +154,7 @@ def in_2021(codes: Codes) -> np.ndarray:
     """
     y = _years()
     uniq, idx = _distinct(codes)
-    per = (np.asarray(pc.fill_null(pc.is_in(uniq, value_set=y.codes21), False))
-           | (_year_of_distinct(uniq) == 2021))
+    per = _member(uniq, y.set21) | (_year_of_distinct(uniq) == 2021)
     if len(idx) == 0:
         return np.zeros(0, dtype=bool)
     at = np.asarray(pc.fill_null(idx, -1).cast(pa.int64()))
@@ -220,7 +229,7 @@ def stated_columns(codes: Codes) -> tuple[pa.Array, pa.Array]:
     y = _years()
     uniq, idx = _distinct(codes)
     year = _year_of_distinct(uniq)
-    both = np.asarray(pc.fill_null(pc.is_in(uniq, value_set=y.codes21), False))
+    both = _member(uniq, y.set21)
     only21 = year == 2021
     given = _strings(codes)
     if only21.any():

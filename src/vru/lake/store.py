@@ -6,9 +6,9 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 from deltalake import (
     ColumnProperties,
     CommitProperties,
@@ -22,6 +22,9 @@ from deltalake.transaction import create_table_with_add_actions
 from vru.governance.db import secure_home
 from vru.lake.files import write_files
 from vru.lake.tables import IDENTIFIER_PROPERTY, SPECS, TableSpec
+
+if TYPE_CHECKING:  # pyarrow.dataset imports pandas (0.35 s): only reading a table needs it
+    import pyarrow.dataset as ds
 
 # String columns whose Parquet statistics let queries skip files; other strings (references,
 # free text, tokens) get none: min/max of a 64-character hash prunes nothing, costs a third of

@@ -11,13 +11,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from vru.sources.base import Problem, SourceError
@@ -190,156 +190,130 @@ def match_columns(path: Path, facts: FileFacts, columns: Mapping[str, Sequence[s
     return header, positions
 
 
-def utf8_copy(path: Path, facts: FileFacts, workdir: Path) -> Path:
-    """The file itself if UTF-8, else a UTF-8 copy in ``workdir`` (for engines that read
-    only UTF-8)."""
-    if facts.encoding == "utf-8":
-        return path
-    workdir.mkdir(parents=True, exist_ok=True)
-    dest = workdir / f"{facts.sha256[:16]}.utf8.csv"
-    with open(path, encoding=facts.encoding, newline="") as src, \
-            open(dest, "w", encoding="utf-8", newline="") as dst:
-        while chunk := src.read(1 << 20):
-            dst.write(chunk)
-    return dest
-
-
 @dataclass(frozen=True)
-class EngineInput:
-    """A file for `read_engine`: where it is, the name the user knows, its byte facts."""
+class CsvInput:
+    """A file for `read_files`: where it is, the name the user knows, its byte facts."""
 
     path: Path
     name: str
     facts: FileFacts
 
 
-def read_engine(con, inputs: Sequence[EngineInput], columns: Mapping[str, Sequence[str]],
-                required: Sequence[str], workdir: Path, query: str = "SELECT * FROM _csv"
-                ) -> tuple[pa.Table | None, dict[str, int], list[Problem],
-                           dict[str, SourceError]]:
-    """Read CSVs with DuckDB's parallel reader and transform their rows in the same pass.
+READ_THREADS = 2  # files parsed at once; each by one thread (small files parse best whole)
 
-    ``query`` reads relation ``_csv``: the canonical columns (all strings; others are
-    dropped) and ``_fi``, the file's index, which it must keep, changing no row order.
-    Files sharing a header are read in one scan, straight into Arrow, in file order; the result gets
-    ``_name`` (the file as the user knows it) and ``_record``: the row's number in its file
-    counting the header as 1 (the line number unless an earlier field holds a line break
-    or blank lines precede). Rows DuckDB cannot split into the header's fields become
-    problems with their physical line.
+
+def read_files(inputs: Sequence[CsvInput], columns: Mapping[str, Sequence[str]],
+               required: Sequence[str], dictionary: Collection[str] = (),
+               threads: int = READ_THREADS
+               ) -> tuple[pa.Table | None, dict[str, int], list[Problem],
+                          dict[str, SourceError]]:
+    """Read whole CSV files with Arrow's parser, several at once, into one table.
+
+    The table has the canonical ``columns`` (strings, ``''`` where empty or absent; those in
+    ``dictionary`` dictionary-encoded, one dictionary per column for all the files, so
+    checks can run once per distinct value), ``_name`` (the file as the user knows it) and
+    ``_record``: the row's number in its file counting the header as 1 (the line number
+    unless an earlier field holds a line break or blank lines precede). Rows come in file
+    order. Rows Arrow cannot split into the header's fields become problems.
 
     Returns
     -------
     (rows or None when no file could be read, rows in per file name, problems,
      errors per file name)
-        A file in ``errors`` was not read at all (e.g. a required column missing).
+        A file in ``errors`` was not read at all (e.g. a required column missing, a quote
+        left open).
     """
-    errors: dict[str, SourceError] = {}
-    groups: dict[tuple[str, ...], list[tuple[EngineInput, Path, dict[str, int]]]] = {}
-    for inp in inputs:
+    def one(inp: CsvInput) -> tuple[pa.Table, list[Problem]] | SourceError:
         try:
-            header, positions = match_columns(inp.path, inp.facts, columns, required)
-            src = utf8_copy(inp.path, inp.facts, workdir)
+            return _read_file(inp, columns, required, dictionary)
         except SourceError as e:
-            errors[inp.name] = e
-            continue
-        groups.setdefault(tuple(header), []).append((inp, src, positions))
+            return e
+
+    if threads > 1 and len(inputs) > 1:
+        with ThreadPoolExecutor(min(threads, len(inputs))) as pool:
+            results = list(pool.map(one, inputs))
+    else:
+        results = [one(inp) for inp in inputs]
+    errors: dict[str, SourceError] = {}
     problems: list[Problem] = []
     parts: list[pa.Table] = []
-
-    def scan(header: tuple[str, ...], members) -> None:
-        t, found = _scan(con, header, members, columns, query)
-        parts.append(t)
+    names: list[str] = []
+    for inp, res in zip(inputs, results, strict=True):
+        if isinstance(res, SourceError):
+            errors[inp.name] = res
+            continue
+        t, found = res
+        fi = len(names)
+        names.append(inp.name)
+        parts.append(t.append_column("_fi", pa.array(np.full(t.num_rows, fi, np.int32))))
         problems.extend(found)
-
-    for header, members in groups.items():
-        try:
-            scan(header, members)
-        except SourceError as e:
-            if len(members) == 1:
-                errors[members[0][0].name] = e
-                continue
-            for m in members:  # find which file spoils the shared scan
-                try:
-                    scan(header, [m])
-                except SourceError as e:
-                    errors[m[0].name] = e
-    table = pa.concat_tables(parts) if parts else None
     counts = dict.fromkeys((i.name for i in inputs if i.name not in errors), 0)
-    if table is not None and table.num_rows:
-        names = pc.value_counts(table["_name"]).to_pylist()
-        for item in names:
-            counts[item["values"]] += item["counts"]
     for p in problems:
         counts[p.file] += 1
+    if not parts:
+        return None, counts, problems, errors
+    table = pa.concat_tables(parts).unify_dictionaries().combine_chunks()
+    fi = table["_fi"].to_numpy()
+    for i, n in enumerate(np.bincount(fi, minlength=len(names)).tolist()):
+        counts[names[i]] += n
+    name = pa.DictionaryArray.from_arrays(pa.array(fi), pa.array(names, pa.string()))
+    table = table.drop_columns(["_fi"]).append_column("_name", name)
     return table, counts, problems, errors
 
 
-def _scan(con, header: tuple[str, ...], members, columns, query: str
-          ) -> tuple[pa.Table, list[Problem]]:
-    """One DuckDB scan of files sharing ``header``, transformed by ``query``, to Arrow."""
-    names = {str(src): inp.name for inp, src, _ in members}
-    spec = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header))) + "}"
-    positions = members[0][2]
-    renamed = ", ".join(f"c{positions[c]} AS {c}" if c in positions else f"NULL::VARCHAR AS {c}"
-                        for c in columns)
-    con.execute("DROP TABLE IF EXISTS _rej; DROP TABLE IF EXISTS _scan")
-    # rows must come out in file order, since a row's record number is its place there:
-    # with insertion order free, a big file's blocks can arrive out of order
-    order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
-    con.execute("SET preserve_insertion_order = true; SET produce_arrow_string_view = true")
+def _read_file(inp: CsvInput, columns: Mapping[str, Sequence[str]], required: Sequence[str],
+               dictionary: Collection[str]) -> tuple[pa.Table, list[Problem]]:
+    """One file's rows as `read_files` describes them (``_record`` included)."""
+    header, positions = match_columns(inp.path, inp.facts, columns, required)
+    bad: list[Problem] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        n = row.number if row.number is not None and row.number >= 0 else None
+        bad.append(Problem(
+            file=inp.name, line=n, field=None,
+            reason=(f"malformed row: {row.actual_columns} fields where the header has "
+                    f"{row.expected_columns} (an unquoted comma or a cut line?)"),
+            raw=(row.text or "").strip("\r\n")))
+        return "skip"
+
+    # columns by position: a header may repeat or misspell the names of columns not wanted
+    wanted = {canon: f"c{i}" for canon, i in positions.items()}
+    text, dict_type = pa.string(), pa.dictionary(pa.int32(), pa.string())
     try:
-        table = con.sql(
-            f"WITH _csv AS (SELECT {renamed}, file_index::INTEGER AS _fi FROM read_csv("
-            f"?, header = true, auto_detect = false, columns = {spec}, delim = ',', "
-            "quote = '\"', escape = '\"', store_rejects = true, "
-            f"rejects_table = '_rej', rejects_scan = '_scan')) {query}", params=[list(names)]
-        ).to_arrow_table()
-    except Exception as e:  # duckdb.Error: a file as a whole cannot be read
-        first = members[0][0]
-        raise SourceError(first.path if len(members) == 1 else ", ".join(names.values()),
-                          f"cannot be read as CSV: {str(e).splitlines()[0]}") from None
-    finally:
-        con.execute(f"SET preserve_insertion_order = {str(order).lower()}; "
-                    "SET produce_arrow_string_view = false")
-    rejects = con.execute("""
-        SELECT s.file_path, r.line, any_value(r.csv_line), any_value(r.error_type),
-               any_value(r.error_message)
-        FROM _rej r JOIN _scan s USING (scan_id, file_id)
-        GROUP BY ALL ORDER BY 1, 2""").fetchall()
-    problems = [Problem(file=names[fp], line=int(line), field=None,
-                        reason=f"malformed row: {msg} ({kind.lower()}; an unquoted comma or a "
-                               "cut line?)", raw=(raw_line or "").strip("\r\n"))
-                for fp, line, raw_line, kind, msg in rejects]
-    return _number(table, names, rejects), problems
-
-
-def _number(table: pa.Table, names: dict[str, str], rejects: list[tuple]) -> pa.Table:
-    """Replace the scan's ``_fi`` (file index) by ``_name`` and ``_record`` (rows are in
-    file order)."""
-    n = table.num_rows
-    paths = list(names)
-    idx = (table["_fi"].combine_chunks().to_numpy(zero_copy_only=False).astype(np.int32)
-           if n else np.zeros(0, np.int32))
-    starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]]) if n else np.zeros(0, np.int64)
-    if len(np.unique(idx[starts])) != len(starts):
-        raise RuntimeError("the CSV scan returned a file's rows out of order")  # a DuckDB bug
-    run = np.repeat(starts, np.diff(np.r_[starts, n]))
-    record = np.arange(n, dtype=np.int64) - run + 2
-    by_file: dict[str, list[int]] = {}
-    for fp, line, *_rest in rejects:
-        by_file.setdefault(fp, []).append(int(line))
-    for fi, fp in enumerate(paths):
-        if fp in by_file:
-            # good row k (0-based) of a file follows its reject j when k >= line_j - 2 - j
-            gaps = np.array([ln - 2 - j for j, ln in enumerate(sorted(by_file[fp]))])
-            rows = idx == fi
-            k = record[rows] - 2
-            record[rows] += np.searchsorted(gaps, k, side="right")
-    # the user's name of each row's file, as a dictionary: one string per file, not per row
-    name = pa.DictionaryArray.from_arrays(pa.array(idx, pa.int32()),
-                                          pa.array(list(names.values()), pa.string()))
-    return (table.drop_columns(["_fi"]).append_column("_name", name)
-            .append_column("_record", pa.array(record, pa.int64())))
+        t = pacsv.read_csv(
+            inp.path,
+            read_options=pacsv.ReadOptions(
+                encoding=inp.facts.encoding, use_threads=False, skip_rows=1,
+                column_names=[f"c{i}" for i in range(len(header))], block_size=BLOCK_SIZE),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True,
+                                             invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=list(wanted.values()),
+                column_types={c: dict_type if canon in dictionary else text
+                              for canon, c in wanted.items()},
+                strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, UnicodeDecodeError) as e:
+        raise SourceError(inp.path, f"cannot be read as CSV: {str(e).splitlines()[0]}. Is a "
+                          "quoted field left open?") from None
+    n = t.num_rows
+    cols, out = [], []
+    for canon in columns:
+        if canon in wanted:
+            cols.append(t[wanted[canon]])
+        else:  # an optional column the file lacks: empty, as an empty field reads
+            cols.append(pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)),
+                                                       pa.array([""]))
+                        if canon in dictionary else pa.array([""] * n, pa.string()))
+        out.append(canon)
+    record = np.arange(2, n + 2, dtype=np.int64)
+    lines = sorted(p.line for p in bad if p.line is not None)
+    if lines:
+        # good row k (0-based) follows malformed row j (its record number line_j) when
+        # k >= line_j - 2 - j
+        gaps = np.array([ln - 2 - j for j, ln in enumerate(lines)])
+        record += np.searchsorted(gaps, np.arange(n), side="right")
+    return (pa.Table.from_arrays([*cols, pa.array(record)], names=[*out, "_record"]),
+            sorted(bad, key=lambda p: p.line or 0))
 
 
 def read_batches(

@@ -11,7 +11,6 @@ from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -145,6 +144,8 @@ class _Repeats:
 
         Returns the mask and, for each row, the line of the first occurrence.
         """
+        import pandas as pd  # its stable array hash; only an extract needs it, not start-up
+
         n = len(refs)
         conflict = np.zeros(n, dtype=bool)
         first_line = np.zeros(n, dtype=np.int64)

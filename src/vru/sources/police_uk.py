@@ -8,7 +8,6 @@ coordinates are the anonymised map points as published.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -16,7 +15,6 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -25,11 +23,11 @@ from vru.sources import canonical
 from vru.sources import values as v
 from vru.sources.base import GB_LAT, GB_LON, Problem, SourceError
 from vru.sources.csvfile import (
-    EngineInput,
+    CsvInput,
     FileFacts,
     inspect_bytes,
     read_batches,
-    read_engine,
+    read_files,
 )
 
 SOURCE = "police_uk"
@@ -161,28 +159,27 @@ def _accept(f: v.Faults, out: pa.Table, t: pa.Table, records: np.ndarray, name: 
     return out.filter(pa.array(keep)), records[keep]
 
 
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+_STREET_DICTIONARY = frozenset(STREET_COLUMNS) - {"crime_id"}  # few distinct values each
+_FIELDS = ("", "Month", "Month", "Falls within", "Crime type", "Longitude", "Latitude",
+           "Longitude/Latitude", "Longitude/Latitude", "LSOA code")  # by check, in order
 
 
-def _trimmed(col: str) -> str:
-    """``col`` without surrounding spaces, '' for null; trim only where needed (it copies)."""
-    return (f"CASE WHEN {col} IS NULL THEN '' WHEN starts_with({col}, ' ') OR "
-            f"ends_with({col}, ' ') THEN trim({col}) ELSE {col} END")
-
-
-def read_street(con: duckdb.DuckDBPyConnection, inputs: list[EngineInput], workdir: Path,
+def read_street(con: duckdb.DuckDBPyConnection, inputs: list[CsvInput],
                 force: str | None = None
                 ) -> tuple[pa.Table, dict[str, int], list[Problem], dict[str, SourceError]]:
-    """Read street files into canonical INCIDENTS rows (Arrow), in one DuckDB pass per header.
+    """Read street files into canonical INCIDENTS rows (Arrow), several files at once.
 
-    Everything per row runs in the engine (parse, checks, row hash), because street files
-    are the bulk of what a VRU loads; keys of rows without a Crime ID are numbered here.
+    Street files are the bulk of what a VRU loads, and most of their columns hold a few
+    thousand distinct values among a million rows (months, forces, crime types, the
+    snapped map points, LSOAs, locations). They are parsed with those columns
+    dictionary-encoded, so every check, trim and number cast runs once per distinct value
+    and is taken back per row; only the Crime ID and the hashes are per row.
     ``geo_status``, ``batch_id`` and the other-CRS coordinates are left for the lake, and so
     is a Crime ID repeated with other content: the lake sees every file of the batch and the
     rows already held. A row's force is its "Falls within", else its "Reported by", else
-    ``force`` (the caller's ``--force``); a row with none is quarantined. A stated LSOA code
-    goes in the column of its year (`vru.geo.lsoa_years.stated_columns`).
+    ``force`` (the caller's ``--force``); a row with none is quarantined. Values are
+    compared without surrounding spaces. A stated LSOA code goes in the column of its year
+    (`vru.geo.lsoa_years.stated_columns`).
 
     Returns
     -------
@@ -190,107 +187,203 @@ def read_street(con: duckdb.DuckDBPyConnection, inputs: list[EngineInput], workd
         Rows that fail a check are problems (first failing check, naming the field); for
         each file, rows in = its rows in the table + its problems.
     """
-    cats = ", ".join(_sql_text(c) for c in sorted(CATEGORIES))
-    lo, la = GB_LON, GB_LAT
-    raw = ", ".join(STREET_COLUMNS)
-    # rows without a Crime ID (ASB) are keyed by the MD5 of their content as released:
-    # an identity must never change with a library version
-    content = ("concat_ws(chr(31), fw, m, ls, coalesce(location, ''), ct, xs, ys, "
-               "coalesce(outcome, ''), coalesce(context, ''))")
-    # data.police.uk rows always name their force: the fallbacks are for other exports
-    fw = (f"CASE WHEN {_trimmed('falls_within')} <> '' THEN {_trimmed('falls_within')} "
-          f"WHEN {_trimmed('reported_by')} <> '' THEN {_trimmed('reported_by')} "
-          f"ELSE {_sql_text((force or '').strip())} END")
-    checks = f"""CASE
-            WHEN NOT regexp_full_match(m, '{_MONTH[1:-1]}') THEN 'Month'
-            WHEN m > '{_current_month()}' THEN 'Month'
-            WHEN fw = '' THEN 'Falls within'
-            WHEN ct NOT IN ({cats}) THEN 'Crime type'
-            WHEN xs <> '' AND NOT isfinite(coalesce(x, 'nan'::DOUBLE)) THEN 'Longitude'
-            WHEN ys <> '' AND NOT isfinite(coalesce(y, 'nan'::DOUBLE)) THEN 'Latitude'
-            WHEN (xs = '') <> (ys = '') THEN 'Longitude/Latitude'
-            WHEN x IS NOT NULL AND NOT (x BETWEEN {lo[0]} AND {lo[1]} AND y BETWEEN {la[0]}
-                 AND {la[1]}) THEN 'Longitude/Latitude'
-            WHEN ls <> '' AND NOT regexp_full_match(ls, '{_LSOA[1:-1]}') THEN 'LSOA code'
-            END"""
-    exprs = {  # only what varies: constants and empty columns are added in Arrow
-        "source_ref": "coalesce(id, 'h:' || left(_h, 24) || ':0')", "force": "fw",
-        "month": "m", "category": "ct", "lon": "x", "lat": "y",
-        "location": f"nullif({_trimmed('location')}, '')",
-        "lsoa11cd": "nullif(ls, '')", "outcome": f"nullif({_trimmed('outcome')}, '')",
-        "context": f"nullif({_trimmed('context')}, '')",
-        # change detection only needs a fast filter (the lake confirms a difference on the
-        # stored columns), so DuckDB's 64-bit hash of the content as released: a third of
-        # the cost of an MD5 over a million rows
-        "row_hash": "(hash(fw, m, ls, location, ct, xs, ys, outcome, context) >> 1)::BIGINT",
-    }
-    query = f"""
-        SELECT {', '.join(f"{e} AS {c}" for c, e in exprs.items())},
-               CASE WHEN id IS NULL THEN left(_h, 24) END AS _hk,
-               CASE WHEN _field IS NOT NULL THEN to_json({{'field': _field, 'm': m, 'ct': ct,
-                   'xs': xs, 'ys': ys, 'ls': ls, 'x': x, 'y': y, 'raw': [{raw}]}})::VARCHAR
-                   END AS _bad, _fi
-        FROM (SELECT *, CASE WHEN _field IS NULL AND id IS NULL THEN md5({content}) END AS _h
-              FROM (
-            SELECT *, {checks} AS _field FROM (
-                SELECT *, try_cast(xs AS DOUBLE) AS x, try_cast(ys AS DOUBLE) AS y FROM (
-                    SELECT *, {_trimmed('month')} AS m, {fw} AS fw,
-                           {_trimmed('crime_type')} AS ct, {_trimmed('lon')} AS xs,
-                           {_trimmed('lat')} AS ys, {_trimmed('lsoa_code')} AS ls,
-                           nullif({_trimmed('crime_id')}, '') AS id
-                    FROM _csv))))"""
-    table, counts, problems, errors = read_engine(con, inputs, STREET_COLUMNS, STREET_REQUIRED,
-                                                 workdir, query)
-    return _finish_street(table, problems), counts, problems, errors
-
-
-def _finish_street(table: pa.Table | None, problems: list[Problem]) -> pa.Table:
-    """Rows that passed the checks, with keys for rows without a Crime ID; the others go
-    to ``problems``."""
-    if table is None:
-        return canonical.INCIDENTS.empty_table().append_column("_name", pa.array([], pa.string()))
-    bad = pc.is_valid(table["_bad"])
-    if pc.any(bad).as_py():
-        # a failing row's details come as one JSON text: a struct column would carry
-        # empty children for every good row
-        for name, rec, text in zip(*(table.filter(bad)[c].to_pylist()
-                                     for c in ("_name", "_record", "_bad")), strict=True):
-            b = json.loads(text)
-            reason = _street_reason(b["field"], b["m"], b["ct"], b["xs"], b["ys"], b["ls"],
-                                    b["x"], b["y"])
-            problems.append(Problem(name, int(rec), b["field"], reason, v.join_row(b["raw"])))
-        table = table.filter(pc.invert(bad))
+    table, counts, problems, errors = read_files(inputs, STREET_COLUMNS, STREET_REQUIRED,
+                                                 dictionary=_STREET_DICTIONARY)
+    rows = _street_rows(con, table, problems, force)
     problems.sort(key=lambda p: (p.file, p.line or 0))
-    n = table.num_rows
-    # rows without a Crime ID come keyed 'h:<content>:0'; a repeat of the same content in
-    # the same file takes the next ordinal (1, 2…) in file order
-    refs = table["source_ref"]
-    no_id = pc.is_valid(table["_hk"])
-    if pc.any(no_id).as_py():
-        files = pc.dictionary_encode(pc.filter(table["_name"], no_id)).combine_chunks()
-        hashes = pc.dictionary_encode(pc.filter(table["_hk"], no_id)).combine_chunks()
-        code = (np.asarray(files.indices, dtype=np.int64) * len(hashes.dictionary)
-                + np.asarray(hashes.indices, dtype=np.int64))
-        ordinal = _ordinals(code)
-        later = ordinal > 0
-        if later.any():
-            keys = pc.binary_join_element_wise(
-                "h:", hashes.dictionary.take(pa.array(np.asarray(hashes.indices)[later])), ":",
-                pa.array(ordinal[later]).cast(pa.string()), "")
-            where = np.full(n, -1, dtype=np.int64)  # row → its new key, -1: keep
-            where[np.flatnonzero(np.asarray(no_id))[later]] = np.arange(int(later.sum()))
-            refs = pc.coalesce(keys.take(pa.array(where, mask=where < 0)), refs)
-    # a stated code goes in the column of its year: data.police.uk states 2021 LSOAs from 2023
-    lsoa11, lsoa21 = lsoa_years.stated_columns(table["lsoa11cd"])
-    given = {"source_ref": refs, "source_file": table["_name"], "source_line": table["_record"],
-             "lsoa11cd": lsoa11, "lsoa21cd": lsoa21,
+    return rows, counts, problems, errors
+
+
+def _trim(texts: pa.Array) -> pa.Array:
+    """Without surrounding spaces (as a reader compares values); no copy when none has any.
+
+    ASCII trimming is safe on UTF-8: a space byte is never part of another character."""
+    if pc.any(pc.or_(pc.starts_with(texts, " "), pc.ends_with(texts, " "))).as_py():
+        return pc.ascii_trim(texts, characters=" ")
+    return texts
+
+
+class _Distinct:
+    """A dictionary-encoded column: each row's position among the distinct values."""
+
+    def __init__(self, column: pa.ChunkedArray | pa.Array) -> None:
+        arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        self.rows = np.asarray(arr.indices, dtype=np.int32)
+        self.raw = arr.dictionary
+        self.values = _trim(self.raw)
+        self.empty = np.asarray(pc.equal(self.values, ""), dtype=bool)
+
+    def per_row(self, values: np.ndarray) -> np.ndarray:
+        return values[self.rows]
+
+    def column(self, keep: np.ndarray | None, raw: bool = False, blank_null: bool = True
+               ) -> pa.DictionaryArray:
+        """The values (trimmed unless ``raw``) of the rows at ``keep`` (None: all), null
+        where blank."""
+        idx = self.rows if keep is None else self.rows[keep]
+        values = self.raw if raw else self.values
+        mask = None
+        if blank_null:
+            blank = np.asarray(pc.equal(values, ""), dtype=bool) if raw else self.empty
+            if blank.any():
+                mask = blank[idx]
+        return pa.DictionaryArray.from_arrays(pa.array(idx, mask=mask), values)
+
+
+def _doubles(con: duckdb.DuckDBPyConnection, texts: pa.Array) -> np.ndarray:
+    """``texts`` cast to numbers as the SQL engine casts them (NaN where not a number).
+
+    Arrow's parser first: where it accepts every text (published files), the engine would
+    give the same numbers; otherwise the engine's own lenient cast decides each one."""
+    given = pc.if_else(pc.equal(texts, ""), pa.scalar(None, pa.string()), texts)
+    try:
+        return np.asarray(pc.cast(given, pa.float64()).fill_null(np.nan), dtype=float)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    got = con.execute("SELECT try_cast(v AS DOUBLE) AS x FROM (SELECT unnest(?) AS v)",
+                      [texts.to_pylist()]).fetchnumpy()["x"]
+    return np.ma.filled(np.ma.asarray(got, dtype=float), np.nan)
+
+
+def _street_rows(con: duckdb.DuckDBPyConnection, table: pa.Table | None,
+                 problems: list[Problem], force: str | None) -> pa.Table:
+    """Check the rows `read_files` read, quarantine the failing ones (into ``problems``)
+    and make the rest canonical INCIDENTS rows with ``_name``."""
+    if table is None or table.num_rows == 0:
+        return canonical.INCIDENTS.empty_table().append_column("_name", pa.array([], pa.string()))
+    col = {c: _Distinct(table[c]) for c in _STREET_DICTIONARY}
+    month, ctype, xs, ys, ls = (col[c] for c in ("month", "crime_type", "lon", "lat",
+                                                 "lsoa_code"))
+    fw = _force_column(col["falls_within"], col["reported_by"], force)
+    x, y = _doubles(con, xs.values), _doubles(con, ys.values)
+    m_ok = np.asarray(pc.match_substring_regex(month.values, _MONTH), dtype=bool)
+    m_future = np.asarray(pc.greater(month.values, _current_month()), dtype=bool)
+    ct_ok = np.asarray(pc.is_in(ctype.values, value_set=pa.array(sorted(CATEGORIES))),
+                       dtype=bool)
+    ls_ok = ls.empty | np.asarray(pc.match_substring_regex(ls.values, _LSOA), dtype=bool)
+    rx, ry = xs.per_row(x), ys.per_row(y)
+    x_blank, y_blank = xs.per_row(xs.empty), ys.per_row(ys.empty)
+    located = ~x_blank & ~y_blank
+    with np.errstate(invalid="ignore"):
+        in_gb = ((rx >= GB_LON[0]) & (rx <= GB_LON[1]) & (ry >= GB_LAT[0]) & (ry <= GB_LAT[1]))
+    checks = [  # in the order of _FIELDS: a row is reported by its first failing check
+        ~month.per_row(m_ok), month.per_row(m_future), fw.per_row(fw.empty),
+        ~ctype.per_row(ct_ok), ~x_blank & ~np.isfinite(rx), ~y_blank & ~np.isfinite(ry),
+        x_blank != y_blank, located & ~in_gb, ~ls.per_row(ls_ok)]
+    code = np.zeros(table.num_rows, dtype=np.int8)
+    for k in range(len(checks), 0, -1):
+        code[checks[k - 1]] = k
+    ids = _trim(table["crime_id"].combine_chunks())
+    if code.any():
+        _quarantine(table, code, problems, month, ctype, xs, ys, ls, x, y)
+    keep = np.flatnonzero(code == 0) if code.any() else None
+    names = table["_name"].combine_chunks()
+    records = table["_record"].combine_chunks()
+    if keep is not None:
+        ids, names, records = (a.take(pa.array(keep)) for a in (ids, names, records))
+    n = len(ids)
+    no_id = np.asarray(pc.equal(ids, ""), dtype=bool)
+    # the content as released, for change detection (DuckDB's 64-bit hash: a fast filter,
+    # the lake confirms a difference on the stored columns) and, for rows without a Crime
+    # ID (ASB), their key: the MD5 of the content, which must never change with a library
+    # version. Dictionary columns: the engine reads each distinct text once.
+    hashed = pa.table({
+        "fw": fw.column(keep, blank_null=False), "m": month.column(keep, blank_null=False),
+        "ls": ls.column(keep, blank_null=False),
+        "location": col["location"].column(keep, raw=True),
+        "ct": ctype.column(keep, blank_null=False), "xs": xs.column(keep, blank_null=False),
+        "ys": ys.column(keep, blank_null=False),
+        "outcome": col["outcome"].column(keep, raw=True),
+        "context": col["context"].column(keep, raw=True), "nid": no_id})
+    con.register("_street", hashed)
+    order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+    try:
+        con.execute("SET preserve_insertion_order = true")  # one answer per row, in order
+        got = con.sql("""
+            SELECT (hash(fw, m, ls, location, ct, xs, ys, outcome, context) >> 1)::BIGINT
+                   AS row_hash,
+                   CASE WHEN nid THEN left(md5(concat_ws(chr(31), fw, m, ls,
+                       coalesce(location, ''), ct, xs, ys, coalesce(outcome, ''),
+                       coalesce(context, ''))), 24) END AS hk
+            FROM _street""").to_arrow_table()
+    finally:
+        con.execute(f"SET preserve_insertion_order = {str(order).lower()}")
+        con.unregister("_street")
+    refs = _street_refs(ids, no_id, got["hk"].combine_chunks(), names)
+    lsoa11, lsoa21 = lsoa_years.stated_columns(ls.column(keep))
+    rx, ry, located = ((a if keep is None else a[keep]) for a in (rx, ry, located))
+    given = {"source_ref": refs, "source_file": names, "source_line": records,
+             "force": fw.column(keep), "month": month.column(keep),
+             "category": ctype.column(keep),
+             "lon": pa.array(rx, mask=~located), "lat": pa.array(ry, mask=~located),
+             "location": col["location"].column(keep), "lsoa11cd": lsoa11,
+             "lsoa21cd": lsoa21, "outcome": col["outcome"].column(keep),
+             "context": col["context"].column(keep),
+             "row_hash": got["row_hash"].combine_chunks(),
              "source": canonical.repeat(SOURCE, n),
              "time_precision": canonical.repeat("month", n)}
-    cols = [given[f.name] if f.name in given else table[f.name]
-            if f.name in table.column_names else pa.nulls(n, f.type)
+    cols = [given[f.name] if f.name in given else pa.nulls(n, f.type)
             for f in canonical.INCIDENTS]
-    return pa.Table.from_arrays([*cols, table["_name"]],
-                                names=[*canonical.INCIDENTS.names, "_name"])
+    return pa.Table.from_arrays([*cols, names], names=[*canonical.INCIDENTS.names, "_name"])
+
+
+class _Composed(_Distinct):
+    """A column whose rows choose among the values of others (already trimmed)."""
+
+    def __init__(self, rows: np.ndarray, values: pa.Array) -> None:  # noqa: D107
+        uniq = pc.unique(values)
+        self.rows = np.asarray(pc.index_in(values, value_set=uniq), dtype=np.int32)[rows]
+        self.raw = self.values = uniq
+        self.empty = np.asarray(pc.equal(uniq, ""), dtype=bool)
+
+
+def _force_column(falls: _Distinct, reported: _Distinct, force: str | None) -> _Distinct:
+    """Each row's force: its "Falls within", else its "Reported by", else ``force``
+    (data.police.uk rows always name it: the fallbacks are for other exports)."""
+    a, b = len(falls.values), len(reported.values)
+    rows = np.where(falls.per_row(~falls.empty), falls.rows,
+                    np.where(reported.per_row(~reported.empty), a + reported.rows, a + b))
+    return _Composed(rows, pa.concat_arrays([falls.values, reported.values,
+                                             pa.array([(force or "").strip()])]))
+
+
+def _quarantine(table: pa.Table, code: np.ndarray, problems: list[Problem], month: _Distinct,
+                ctype: _Distinct, xs: _Distinct, ys: _Distinct, ls: _Distinct,
+                x: np.ndarray, y: np.ndarray) -> None:
+    """Problems for the rows failing a check, each quoting the row as it was written."""
+    bad = np.flatnonzero(code)
+    take = pa.array(bad)
+    raw = [table[c].take(take).to_pylist() for c in STREET_COLUMNS]
+    names = table["_name"].take(take).to_pylist()
+    records = table["_record"].take(take).to_pylist()
+
+    def text(c: _Distinct, i: int) -> str:
+        return c.values[int(c.rows[i])].as_py()
+
+    for j, i in enumerate(bad.tolist()):
+        fld = _FIELDS[code[i]]
+        xv, yv = x[xs.rows[i]], y[ys.rows[i]]
+        reason = _street_reason(fld, text(month, i), text(ctype, i), text(xs, i), text(ys, i),
+                                text(ls, i), None if np.isnan(xv) else float(xv),
+                                None if np.isnan(yv) else float(yv))
+        problems.append(Problem(names[j], int(records[j]), fld, reason,
+                                v.join_row([r[j] for r in raw])))
+
+
+def _street_refs(ids: pa.Array, no_id: np.ndarray, hk: pa.Array,
+                 names: pa.DictionaryArray) -> pa.Array:
+    """Each row's key: its Crime ID, else ``h:<content>:<ordinal>``, where the ordinal
+    numbers the repeats of the same content in the same file (0, 1, 2… in file order)."""
+    if not no_id.any():
+        return ids
+    sel = pa.array(no_id)
+    files = np.asarray(names.filter(sel).indices, dtype=np.int64)  # each row's file
+    hashes = pc.dictionary_encode(hk.filter(sel))
+    code = files * len(hashes.dictionary) + np.asarray(hashes.indices, dtype=np.int64)
+    keys = pc.binary_join_element_wise(
+        "h:", hashes.dictionary.take(hashes.indices), ":",
+        pa.array(_ordinals(code)).cast(pa.string()), "")
+    return pc.replace_with_mask(ids, sel, keys)  # one copy of the ids, keys in row order
 
 
 def _ordinals(code: np.ndarray) -> np.ndarray:
@@ -334,13 +427,15 @@ def _content_keys(prefix: str, hashes: pa.Array | pa.ChunkedArray,
                   seen: dict[str, int]) -> pa.Array:
     """Keys for rows without an identifier: prefix, content hash, and the row's ordinal
     among identical rows of the file so far (``seen`` carries the counts across blocks)."""
-    h = pd.Series(pa.chunked_array([hashes]).combine_chunks().to_numpy(zero_copy_only=False))
-    ordinal = (h.groupby(h, sort=False).cumcount().to_numpy(dtype=np.int64)
-               + h.map(seen).fillna(0).to_numpy(dtype=np.int64))
-    for key, n in h.value_counts(sort=False).items():
-        seen[key] = seen.get(key, 0) + int(n)
+    enc = pc.dictionary_encode(pa.chunked_array([hashes]).combine_chunks())
+    code = np.asarray(enc.indices, dtype=np.int64)
+    uniq = enc.dictionary.to_pylist()
+    before = np.array([seen.get(h, 0) for h in uniq], dtype=np.int64)
+    ordinal = _ordinals(code) + (before[code] if len(uniq) else 0)
+    for h, k in zip(uniq, np.bincount(code, minlength=len(uniq)).tolist(), strict=True):
+        seen[h] = seen.get(h, 0) + k
     return pc.binary_join_element_wise(
-        prefix, pc.utf8_slice_codeunits(pa.array(h.to_numpy(), pa.string()), 0, 24),
+        prefix, pc.utf8_slice_codeunits(enc.dictionary.take(enc.indices), 0, 24),
         pa.array(ordinal).cast(pa.string()), ":")
 
 
