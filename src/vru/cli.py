@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pyarrow as pa
 import typer
@@ -18,7 +18,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from vru.service import ServiceError, Session, open_session, resolve_home
+# the service (lake, governance, analyses) loads when a command first needs it, so that
+# `vru ingest` can start reading its files while it does
+from vru.service.errors import ServiceError
+from vru.service.home import resolve_home
+
+if TYPE_CHECKING:
+    from vru.service import Session
 
 app = typer.Typer(
     name="vru",
@@ -93,6 +99,8 @@ def _signed_in(home: Path, user: str | None) -> Session:
         password = os.environ.get("VRU_PASSWORD")
         if password is None:
             password = typer.prompt(f"password for {user}", hide_input=True, err=True)
+    from vru.service import open_session
+
     with _door():
         return open_session(home, user=user, password=password)
 
@@ -152,9 +160,17 @@ def _print_ingest(summary: dict, as_json: bool) -> None:
 
 
 def _ingest(kind: str, paths: list[Path], as_json: bool, **kwargs: Any) -> dict:
-    from vru.service.ingest import ingest
+    from vru.service.readahead import start
 
-    s = _session()
+    ahead = start(kind, paths)  # the files are read while the service loads and signs in
+    try:
+        from vru.service.ingest import ingest
+
+        s = _session()
+    except BaseException:
+        if ahead is not None:
+            ahead.close()
+        raise
     with _door(), _progress() as prog:
         task = prog.add_task("reading", total=None, info="")
 
@@ -162,7 +178,7 @@ def _ingest(kind: str, paths: list[Path], as_json: bool, **kwargs: Any) -> dict:
             prog.update(task, description=Path(what).name[:50], info=f"{done:,} rows",
                         total=total or None, completed=done)
 
-        summary = ingest(s, kind, paths, progress=on_progress, **kwargs)
+        summary = ingest(s, kind, paths, progress=on_progress, ahead=ahead, **kwargs)
     _print_ingest(summary, as_json)
     if summary["rejected_files"]:
         raise typer.Exit(1)

@@ -157,8 +157,8 @@ def test_built_districts_are_kept_for_the_next_process(tmp_path, monkeypatch) ->
     first = LsoaLookup()
     code, p = _inner_point(first, CARDIFF)
     assert first.assign([p.x], [p.y])[0] == code
-    kept = sorted(f.name for f in tmp_path.glob("lsoa-ew-*/*.npz"))
-    assert kept == [f"{CARDIFF}.npz"]
+    kept = sorted(f.name for f in tmp_path.glob("lsoa-ew-*/*"))
+    assert kept == [f"{CARDIFF}.idx"]
     again = LsoaLookup()  # as a new process would: reads the kept index, same answers
     rng = np.random.default_rng(5)
     x, y = p.x + rng.normal(0, 2000, 5000), p.y + rng.normal(0, 2000, 5000)

@@ -172,8 +172,8 @@ def test_package_exports_resolve() -> None:
 
 def test_saved_index_answers_like_the_built_one(tmp_path):
     built = AreaIndex.from_frame(load_lsoa(), "lsoa11cd")
-    built.save(tmp_path / "i.npz")
-    loaded = AreaIndex.load(tmp_path / "i.npz")
+    built.save(tmp_path / "i.idx")
+    loaded = AreaIndex.load(tmp_path / "i.idx")
     rng = np.random.default_rng(7)
     minx, miny, maxx, maxy = built.bounds
     e = rng.uniform(minx - 1000, maxx + 1000, 50_000)

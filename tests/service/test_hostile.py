@@ -581,3 +581,24 @@ def test_the_parts_behind_the_door_are_for_admins(world, user, part):
     s = world.session(user)
     with pytest.raises(Denied, match="admins"):
         getattr(s, part)
+
+
+def test_a_refused_ingest_drops_what_was_read_ahead(world, tmp_path):
+    # the CLI starts reading the files before the service decides: a viewer's refused
+    # ingest must leave nothing of them held, and write nothing
+    from vru.service.ingest import ingest
+    from vru.service.readahead import start
+
+    header = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,"
+              "LSOA code,LSOA name,Crime type,Last outcome category,Context")
+    path = tmp_path / "2018-11-thames-valley-street.csv"
+    path.write_text(header + "\n" + "".join(
+        f"{i:064x},2018-11,Thames Valley Police,Thames Valley Police,-0.971,51.456,"
+        "On or near Broad Street,E01016466,Reading 011A,Robbery,,\n" for i in range(50)))
+    before = world.owner.tables()
+    ahead = start("police-uk", [path])
+    with pytest.raises(Denied):
+        ingest(world.session("vic"), "police-uk", [path], ahead=ahead)
+    assert ahead._closed and ahead._held == 0
+    assert all(f.rows is None for f in ahead._files.values())
+    assert world.owner.tables() == before

@@ -17,6 +17,7 @@ import fcntl
 import getpass
 import json
 import shutil
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -40,6 +41,7 @@ from vru.lake.tables import INGEST_LOG, SPECS, TableSpec, content_columns
 from vru.sources.base import QUARANTINE_SCHEMA, Problem, SourceError
 from vru.sources.canonical import conform, repeat
 from vru.sources.csvfile import FileFacts
+from vru.sources.readahead import Readahead
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 
@@ -124,6 +126,7 @@ class Batch:
         self._staged: set[str] = set()
         self._arrow: dict[str, pa.Table] = {}  # tables staged as Arrow (`stage_arrow`)
         self.facts: dict[Path, Future[FileFacts]] = {}  # byte facts being computed ahead
+        self.ahead: Readahead | None = None  # files read ahead of the batch, if any
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vru-write")
         self._pending: dict[str, Future] = {}  # table → its background append
         self._geo_pending: set[str] = set()  # Arrow-staged tables whose geography is to do
@@ -132,8 +135,18 @@ class Batch:
         self.con: duckdb.DuckDBPyConnection | None = None
         self._lock_file = None
         self._touch: set[str] = {"quarantine"}
-        # point -> LSOA: the home's own 2011 boundaries where it loaded some, then the shipped
-        self.lsoa_index = home_lookup(home_boundary_files(store.home))
+        self._lsoa_index = None
+        self._index_lock = threading.Lock()
+
+    @property
+    def lsoa_index(self):
+        """Point → LSOA: the home's own 2011 boundaries where it loaded some, then the
+        shipped. Made on first use, which is the background writer's first part for
+        street files: the first part is read meanwhile."""
+        with self._index_lock:
+            if self._lsoa_index is None:
+                self._lsoa_index = home_lookup(home_boundary_files(self.store.home))
+            return self._lsoa_index
 
     # -- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> Batch:

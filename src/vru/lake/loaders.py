@@ -18,6 +18,7 @@ from vru.sources.base import Problem, SourceError
 from vru.sources.contract import load_contract
 from vru.sources.csvfile import CsvInput, FileFacts, inspect_bytes
 from vru.sources.inputs import InputFile, expand
+from vru.sources.readahead import Readahead
 
 Handler = Callable[[Batch, int, InputFile, Progress | None], None]
 
@@ -25,9 +26,10 @@ Handler = Callable[[Batch, int, InputFile, Progress | None], None]
 def _run(home: Path, paths: Iterable[str | Path], handler: Handler, actor: str | None,
          command: str, progress: Progress | None, suffixes: tuple[str, ...] = (".csv",),
          finish: Callable[[Batch], None] | None = None,
-         prefetch: bool = False) -> IngestResult:
+         prefetch: bool = False, ahead: Readahead | None = None) -> IngestResult:
     store = Store(home)
     with Batch(store, actor, command, progress) as batch:
+        batch.ahead = ahead
         files: list[InputFile] = []
         for p in paths:  # one unreadable path must not stop the others
             try:
@@ -35,8 +37,9 @@ def _run(home: Path, paths: Iterable[str | Path], handler: Handler, actor: str |
             except SourceError as e:
                 batch.reject(batch.add_file(e.file), e)
         # checksums and encodings of every file, computed in the background while the
-        # first files are read
-        pool = ThreadPoolExecutor(max(1, min(2, os.cpu_count() or 1))) if prefetch else None
+        # first files are read (by the reader ahead when there is one)
+        pool = (ThreadPoolExecutor(max(1, min(2, os.cpu_count() or 1)))
+                if prefetch and ahead is None else None)
         try:
             if pool:
                 batch.facts = {inp.path: pool.submit(inspect_bytes, inp.path) for inp in files}
@@ -72,7 +75,9 @@ def _chunks(items: list, sizes: list[int], limit: int) -> list[list]:
 
 
 def _facts(batch: Batch, path: Path) -> FileFacts:
-    """Byte facts of an input file: computed ahead by `_run`, else now."""
+    """Byte facts of an input file: read ahead, or computed ahead by `_run`, else now."""
+    if batch.ahead is not None and (facts := batch.ahead.facts(path)) is not None:
+        return facts
     fut = batch.facts.get(path)
     return fut.result() if fut is not None else inspect_bytes(path)
 
@@ -87,7 +92,7 @@ def _named(table: pa.Table, name: str) -> pa.Table:
 def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = None,
                      command: str = "ingest police-uk",
                      progress: Progress | None = None,
-                     force: str | None = None) -> IngestResult:
+                     force: str | None = None, ahead: Readahead | None = None) -> IngestResult:
     """Ingest data.police.uk street, outcomes and stop-and-search files (or their zip).
 
     A street file replaces its force-months in ``incidents``; an outcomes file adds to
@@ -103,6 +108,9 @@ def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = No
         whose name is not data.police.uk's and that has no "Falls within"/"Reported by"
         column, or street and outcomes rows that leave both blank. A force the file states
         wins.
+    ahead
+        Files already being read (`vru.sources.readahead.Readahead` with
+        `vru.sources.police_uk.read_ahead`): their facts and street rows are taken from it.
     """
     streets: list[tuple[int, InputFile]] = []
 
@@ -156,7 +164,8 @@ def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = No
             chunk = known(batch, group)
             if not chunk:
                 continue
-            rows, counts, problems, errors = police_uk.read_street(batch.con, chunk, force)
+            rows, counts, problems, errors = police_uk.read_street(
+                batch.con, chunk, force, ready=ahead.rows if ahead else None)
             for name, err in errors.items():
                 batch.reject(by_name[name], err)
             for name, n in counts.items():
@@ -173,7 +182,7 @@ def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = No
             batch.flush("incidents")
 
     return _run(home, paths, one, actor, command, progress, finish=street_files,
-                prefetch=True)
+                prefetch=True, ahead=ahead)
 
 
 def _force_extract_file(batch: Batch, idx: int, inp: InputFile,

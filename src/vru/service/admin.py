@@ -15,7 +15,8 @@ from vru.governance.roles import Role
 from vru.governance.settings import Settings
 from vru.lake.retention import RetentionDenied, RetentionReport, apply_retention
 from vru.service.errors import AuditBroken, BadRequest, Denied
-from vru.service.session import Session, resolve_home
+from vru.service.home import resolve_home
+from vru.service.session import Session
 
 
 def _change(session: Session, resource: str, fn: Any, *args: Any, **kwargs: Any) -> Any:

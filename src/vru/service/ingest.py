@@ -14,6 +14,7 @@ from vru.service.errors import BadRequest, Denied
 from vru.service.session import Session
 from vru.sources.base import SourceError
 from vru.sources.contract import ContractError, load_contract
+from vru.sources.readahead import Readahead
 
 Progress = Callable[[str, int, int], None]
 
@@ -26,11 +27,12 @@ class IngestKind:
     loader: Callable[..., Any]
     tables: tuple[str, ...]
     summary: str
+    reads_ahead: bool = False  # takes files read ahead (vru.service.readahead.PARSERS)
 
 
 KINDS: dict[str, IngestKind] = {k.name: k for k in (
     IngestKind("police-uk", loaders.ingest_police_uk, ("incidents", "outcomes", "stop_search"),
-               "data.police.uk street, outcomes and stop-and-search files"),
+               "data.police.uk street, outcomes and stop-and-search files", reads_ahead=True),
     IngestKind("force-extract", loaders.ingest_force_extract, ("incidents",),
                "a police force's crime extract"),
     IngestKind("istv", loaders.ingest_istv, ("ed_assaults",),
@@ -42,12 +44,26 @@ KINDS: dict[str, IngestKind] = {k.name: k for k in (
 def ingest(session: Session, kind: str, paths: Sequence[Path], *,
            progress: Progress | None = None, contract: Path | None = None,
            purpose: str | None = None, command: str | None = None,
-           force: str | None = None) -> dict[str, Any]:
+           force: str | None = None, ahead: Readahead | None = None) -> dict[str, Any]:
     """Load files of ``kind`` into the lake as the session's user; return the batch summary.
 
     Every table the kind writes is authorised first (an agreement in force for governed
-    data); the batch's outcome is audited with the table versions it wrote.
+    data); the batch's outcome is audited with the table versions it wrote. ``ahead`` (from
+    `vru.service.readahead.start` with the same kind and paths) holds files already being
+    read; it is closed here, whatever happens.
     """
+    try:
+        return _ingest(session, kind, paths, progress=progress, contract=contract,
+                       purpose=purpose, command=command, force=force, ahead=ahead)
+    finally:
+        if ahead is not None:
+            ahead.close()
+
+
+def _ingest(session: Session, kind: str, paths: Sequence[Path], *,
+            progress: Progress | None, contract: Path | None, purpose: str | None,
+            command: str | None, force: str | None, ahead: Readahead | None
+            ) -> dict[str, Any]:
     spec = KINDS.get(kind)
     if spec is None:
         raise BadRequest(f"no ingest kind {kind!r}; kinds: {', '.join(KINDS)}")
@@ -65,6 +81,8 @@ def ingest(session: Session, kind: str, paths: Sequence[Path], *,
         if kind != "police-uk":
             raise BadRequest("--force names the force of data.police.uk files only")
         extra["force"] = force
+    if ahead is not None and spec.reads_ahead:
+        extra["ahead"] = ahead
     for t in tables:
         session.decide("write", t, purpose=purpose,
                        detail={"via": f"ingest {kind}", "files": [str(p) for p in paths]})

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import getpass
-import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -29,22 +28,17 @@ from vru.governance.settings import Settings
 from vru.lake.events import RECORD_IDENTIFIERS, Events
 from vru.lake.store import Store, identifier_columns
 from vru.service.errors import AuditBroken, BadRequest, Denied, ServiceError, SignInError
+from vru.service.home import resolve_home
 
 if TYPE_CHECKING:  # pandas costs 0.3 s at start-up; only frames handed in or asked for use it
     import pandas as pd
 
-DEFAULT_HOME = "vru-home"
 DEFAULT_PURPOSE = "violence_reduction"
 #: Where a cell-key profile is asked of an output whose cells are not sets of records (pairs
 #: of events, aoristic shares), suppression and rounding protect it instead.
 NO_KEYS_FALLBACK = "nhs"
 #: Engines (governed views bound to a table version) a session keeps.
 ENGINES_KEPT = 4
-
-
-def resolve_home(home: str | Path | None = None) -> Path:
-    """``home``, else ``$VRU_HOME``, else ``./vru-home``."""
-    return Path(home or os.environ.get("VRU_HOME") or DEFAULT_HOME).expanduser().resolve()
 
 
 @dataclass

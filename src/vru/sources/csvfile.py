@@ -11,9 +11,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -202,9 +202,13 @@ class CsvInput:
 READ_THREADS = 2  # files parsed at once; each by one thread (small files parse best whole)
 
 
+FileRows = tuple[pa.Table, list[Problem]]  # what `read_file` returns
+
+
 def read_files(inputs: Sequence[CsvInput], columns: Mapping[str, Sequence[str]],
                required: Sequence[str], dictionary: Collection[str] = (),
-               threads: int = READ_THREADS
+               threads: int = READ_THREADS,
+               ready: Callable[[Path], FileRows | SourceError | None] | None = None
                ) -> tuple[pa.Table | None, dict[str, int], list[Problem],
                           dict[str, SourceError]]:
     """Read whole CSV files with Arrow's parser, several at once, into one table.
@@ -214,7 +218,9 @@ def read_files(inputs: Sequence[CsvInput], columns: Mapping[str, Sequence[str]],
     checks can run once per distinct value), ``_name`` (the file as the user knows it) and
     ``_record``: the row's number in its file counting the header as 1 (the line number
     unless an earlier field holds a line break or blank lines precede). Rows come in file
-    order. Rows Arrow cannot split into the header's fields become problems.
+    order. Rows Arrow cannot split into the header's fields become problems. ``ready``
+    gives a file's rows already read by `read_file` with the same columns (a
+    `vru.sources.readahead.Readahead`), or None to read it here.
 
     Returns
     -------
@@ -223,9 +229,15 @@ def read_files(inputs: Sequence[CsvInput], columns: Mapping[str, Sequence[str]],
         A file in ``errors`` was not read at all (e.g. a required column missing, a quote
         left open).
     """
-    def one(inp: CsvInput) -> tuple[pa.Table, list[Problem]] | SourceError:
+    def one(inp: CsvInput) -> FileRows | SourceError:
+        got = ready(inp.path) if ready else None
+        if isinstance(got, SourceError):  # as read_file would have raised it here
+            return got
+        if got is not None:  # read ahead under the path's name: the user's name here
+            t, found = got
+            return t, [replace(p, file=inp.name) for p in found]
         try:
-            return _read_file(inp, columns, required, dictionary)
+            return read_file(inp, columns, required, dictionary)
         except SourceError as e:
             return e
 
@@ -261,9 +273,10 @@ def read_files(inputs: Sequence[CsvInput], columns: Mapping[str, Sequence[str]],
     return table, counts, problems, errors
 
 
-def _read_file(inp: CsvInput, columns: Mapping[str, Sequence[str]], required: Sequence[str],
-               dictionary: Collection[str]) -> tuple[pa.Table, list[Problem]]:
-    """One file's rows as `read_files` describes them (``_record`` included)."""
+def read_file(inp: CsvInput, columns: Mapping[str, Sequence[str]], required: Sequence[str],
+              dictionary: Collection[str]) -> FileRows:
+    """One file's rows as `read_files` describes them (``_record`` included), and its
+    malformed rows as problems."""
     header, positions = match_columns(inp.path, inp.facts, columns, required)
     bad: list[Problem] = []
 

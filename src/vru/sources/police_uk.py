@@ -9,9 +9,10 @@ coordinates are the anonymised map points as published.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -29,6 +30,19 @@ from vru.sources.csvfile import (
     read_batches,
     read_files,
 )
+from vru.sources.police_uk_layout import (  # noqa: F401 - the layouts, also as police_uk.*
+    _NAME,
+    KINDS,
+    OUTCOME_COLUMNS,
+    OUTCOME_REQUIRED,
+    STOP_COLUMNS,
+    STOP_REQUIRED,
+    STREET_COLUMNS,
+    STREET_DICTIONARY,
+    STREET_REQUIRED,
+    kind_of,
+    read_ahead,
+)
 
 SOURCE = "police_uk"
 
@@ -40,83 +54,8 @@ CATEGORIES = frozenset({
     "Violent crime", "Public disorder and weapons",
 })
 
-STREET_COLUMNS = {
-    "crime_id": ["Crime ID"], "month": ["Month"], "reported_by": ["Reported by"],
-    "falls_within": ["Falls within"], "lon": ["Longitude"], "lat": ["Latitude"],
-    "location": ["Location"], "lsoa_code": ["LSOA code"], "lsoa_name": ["LSOA name"],
-    "crime_type": ["Crime type"], "outcome": ["Last outcome category"], "context": ["Context"],
-}
-STREET_REQUIRED = ["crime_id", "month", "falls_within", "lon", "lat", "crime_type"]
-
-OUTCOME_COLUMNS = {
-    "crime_id": ["Crime ID"], "month": ["Month"], "reported_by": ["Reported by"],
-    "falls_within": ["Falls within"], "lon": ["Longitude"], "lat": ["Latitude"],
-    "location": ["Location"], "lsoa_code": ["LSOA code"], "lsoa_name": ["LSOA name"],
-    "outcome": ["Outcome type"],
-}
-OUTCOME_REQUIRED = ["crime_id", "month", "outcome"]
-
-STOP_COLUMNS = {
-    "type": ["Type"], "date": ["Date"], "part_of_operation": ["Part of a policing operation"],
-    "operation": ["Policing operation"], "lat": ["Latitude"], "lon": ["Longitude"],
-    "gender": ["Gender"], "age_range": ["Age range"],
-    "self_defined_ethnicity": ["Self-defined ethnicity"],
-    "officer_defined_ethnicity": ["Officer-defined ethnicity"], "legislation": ["Legislation"],
-    "object_of_search": ["Object of search"], "outcome": ["Outcome"],
-    "outcome_linked": ["Outcome linked to object of search"],
-    "removal_of_clothing": ["Removal of more than just outer clothing"],
-    # not in the published layout, but some exports carry them: the force when the name
-    # does not say it
-    "reported_by": ["Reported by"], "falls_within": ["Falls within"],
-}
-STOP_REQUIRED = ["type", "date", "lat", "lon"]
-
-KINDS = ("street", "outcomes", "stop_search")
-_NAME = re.compile(r"(\d{4}-\d{2})-(.+?)-(street|outcomes|stop-and-search)\.csv(\.gz)?$", re.I)
 _LSOA = r"^[EW]01\d{6}$"
 _MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
-
-
-def kind_of(path: Path) -> str | None:
-    """File kind from its header, else from its data.police.uk name; None if neither says.
-
-    The header decides: a renamed file is still known, and a misnamed one is read as what
-    it holds rather than refused for lacking the named kind's columns.
-    """
-    return _kind_of_header(path) or _kind_of_name(path)
-
-
-def _kind_of_name(path: Path) -> str | None:
-    m = _NAME.search(path.name)
-    if not m:
-        return None
-    return {"street": "street", "outcomes": "outcomes",
-            "stop-and-search": "stop_search"}[m.group(3).lower()]
-
-
-def _kind_of_header(path: Path) -> str | None:
-    """The kind whose identifying columns the first line holds (any case, BOM, quotes)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4096)
-    except OSError:
-        return None
-    if head[:2] == b"\x1f\x8b":  # gzipped: the reader will say what it is
-        return None
-    first = head.decode("utf-8", "replace").lstrip("\ufeff").splitlines()[:1]
-    names = {c.strip().strip('"').strip().lower() for c in first[0].split(",")} if first else set()
-    for kind, needed in _HEADER_KINDS:
-        if needed <= names:
-            return kind
-    return None
-
-
-# columns that tell one kind from the others (street and outcomes share the rest)
-_HEADER_KINDS = (
-    ("street", {"crime id", "crime type"}),
-    ("outcomes", {"crime id", "outcome type"}),
-    ("stop_search", {"type", "date", "object of search"}),
-)
 
 
 def force_from_name(path: Path) -> str | None:
@@ -159,13 +98,12 @@ def _accept(f: v.Faults, out: pa.Table, t: pa.Table, records: np.ndarray, name: 
     return out.filter(pa.array(keep)), records[keep]
 
 
-_STREET_DICTIONARY = frozenset(STREET_COLUMNS) - {"crime_id"}  # few distinct values each
 _FIELDS = ("", "Month", "Month", "Falls within", "Crime type", "Longitude", "Latitude",
            "Longitude/Latitude", "Longitude/Latitude", "LSOA code")  # by check, in order
 
 
 def read_street(con: duckdb.DuckDBPyConnection, inputs: list[CsvInput],
-                force: str | None = None
+                force: str | None = None, ready: Callable[[Path], Any] | None = None
                 ) -> tuple[pa.Table, dict[str, int], list[Problem], dict[str, SourceError]]:
     """Read street files into canonical INCIDENTS rows (Arrow), several files at once.
 
@@ -179,7 +117,8 @@ def read_street(con: duckdb.DuckDBPyConnection, inputs: list[CsvInput],
     rows already held. A row's force is its "Falls within", else its "Reported by", else
     ``force`` (the caller's ``--force``); a row with none is quarantined. Values are
     compared without surrounding spaces. A stated LSOA code goes in the column of its year
-    (`vru.geo.lsoa_years.stated_columns`).
+    (`vru.geo.lsoa_years.stated_columns`). ``ready`` gives files already parsed by
+    `vru.sources.police_uk_layout.read_ahead` (`vru.sources.csvfile.read_files`).
 
     Returns
     -------
@@ -188,7 +127,7 @@ def read_street(con: duckdb.DuckDBPyConnection, inputs: list[CsvInput],
         each file, rows in = its rows in the table + its problems.
     """
     table, counts, problems, errors = read_files(inputs, STREET_COLUMNS, STREET_REQUIRED,
-                                                 dictionary=_STREET_DICTIONARY)
+                                                 dictionary=STREET_DICTIONARY, ready=ready)
     rows = _street_rows(con, table, problems, force)
     problems.sort(key=lambda p: (p.file, p.line or 0))
     return rows, counts, problems, errors
@@ -251,7 +190,7 @@ def _street_rows(con: duckdb.DuckDBPyConnection, table: pa.Table | None,
     and make the rest canonical INCIDENTS rows with ``_name``."""
     if table is None or table.num_rows == 0:
         return canonical.INCIDENTS.empty_table().append_column("_name", pa.array([], pa.string()))
-    col = {c: _Distinct(table[c]) for c in _STREET_DICTIONARY}
+    col = {c: _Distinct(table[c]) for c in STREET_DICTIONARY}
     month, ctype, xs, ys, ls = (col[c] for c in ("month", "crime_type", "lon", "lat",
                                                  "lsoa_code"))
     fw = _force_column(col["falls_within"], col["reported_by"], force)
