@@ -68,8 +68,8 @@ def _plain_files(paths: Sequence[str | Path], suffixes: tuple[str, ...]) -> list
 class Readahead:
     """Facts and parsed rows of input files, made by a background thread (see module).
 
-    The thread first hashes every file (the ingest needs every file's facts before it
-    reads the first ones), then parses them in order.
+    The thread hashes and parses the files in order; what the ingest reaches first (the
+    facts or the rows of a file the thread has not got to), the ingest does itself.
     """
 
     def __init__(self, paths: Sequence[str | Path], parse: Parse | None = None, *,
@@ -100,25 +100,21 @@ class Readahead:
             return True
 
     def _work(self) -> None:
-        files = list(self._files.values())
-        for f in files:
-            if not self._take(f, "facts"):
-                continue
-            facts: FileFacts | SourceError | None
-            try:
-                facts = inspect_bytes(f.path)
-            except SourceError as e:  # the ingest reports it
-                facts = e
-            except Exception:  # noqa: BLE001 - anything else: the ingest reads it itself
-                facts = None
-            with self._cond:
-                f.facts, f.facts_state = facts, _DONE
-                self._cond.notify_all()
-        if self._parse is None:
-            return
-        for f in files:
-            if not isinstance(f.facts, FileFacts) or not self._take(f, "rows"):
-                continue
+        for f in list(self._files.values()):
+            if self._take(f, "facts"):
+                facts: FileFacts | SourceError | None
+                try:
+                    facts = inspect_bytes(f.path)
+                except SourceError as e:  # the ingest reports it
+                    facts = e
+                except Exception:  # noqa: BLE001 - anything else: the ingest reads it itself
+                    facts = None
+                with self._cond:
+                    f.facts, f.facts_state = facts, _DONE
+                    self._cond.notify_all()
+            if (self._parse is None or f.facts_state != _DONE
+                    or not isinstance(f.facts, FileFacts) or not self._take(f, "rows")):
+                continue  # the ingest has this file's facts, or it cannot be parsed
             try:
                 rows = self._parse(f.path, f.facts)
             except SourceError as e:  # read_files reports it for the file
