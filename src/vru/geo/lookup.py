@@ -391,6 +391,7 @@ class LsoaLookup:
         from vru.geo.lsoa_list import lsoa_arrays
 
         self._codes, districts, box = lsoa_arrays()  # codes sorted
+        self._sorted = self._codes.astype(str)  # fixed-width: searched in C, not by Python
         self._districts, self._district_of = np.unique(districts.astype(str), return_inverse=True)
         self._tree = shapely.STRtree(shapely.box(box[:, 0], box[:, 1], box[:, 2], box[:, 3]))
         self._bounds = (float(box[:, 0].min()), float(box[:, 1].min()),
@@ -407,14 +408,21 @@ class LsoaLookup:
         return key % max(x.size, 1), key // max(x.size, 1)
 
     def _cache_path(self, district: str) -> Path | None:
-        """Where a district's built index is kept; keyed by the shipped file's content."""
+        """Where a district's built index is kept; keyed by the shipped file (its size, and
+        its first and last megabyte, which hold the Parquet footer), so new boundaries
+        rebuild it without hashing the whole file in every process."""
         if self._digest is None:
             from vru.data import asset
             from vru.geo.lsoa_list import SHIPPED_LSOA
 
             h = hashlib.sha256(f"{_CACHE_FORMAT}/{_DISTRICT_CELL}/{_DISTRICT_CELLS}".encode())
             try:
-                h.update(asset("geography", SHIPPED_LSOA).read_bytes())
+                with open(asset("geography", SHIPPED_LSOA), "rb") as f:
+                    size = f.seek(0, os.SEEK_END)
+                    f.seek(0)
+                    h.update(f"{size}".encode() + f.read(1 << 20))
+                    f.seek(max(0, size - (1 << 20)))
+                    h.update(f.read())
             except OSError:
                 return None
             self._digest = h.hexdigest()[:16]
@@ -450,7 +458,7 @@ class LsoaLookup:
     def _keep(self, d: int, index: AreaIndex | None) -> None:
         if index is None:
             raise OSError("no cache")
-        self._loaded[d] = (index, np.searchsorted(self._codes, index.codes))
+        self._loaded[d] = (index, np.searchsorted(self._sorted, index.codes.astype(str)))
 
     def districts_for(self, easting: npt.ArrayLike, northing: npt.ArrayLike) -> list[str]:
         """Districts whose LSOA bounding boxes hold some of the points (nothing is read)."""
