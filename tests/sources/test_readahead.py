@@ -47,7 +47,8 @@ def _files(folder: Path, n: int, rows: int = 40) -> list[Path]:
 
 def _wait_done(ahead: Readahead, timeout: float = 30.0) -> None:
     end = time.monotonic() + timeout
-    while ahead._thread.is_alive() and time.monotonic() < end:
+    while ahead._thread is not None:
+        assert time.monotonic() < end, "the reading thread never finished"
         time.sleep(0.01)
 
 
@@ -118,20 +119,22 @@ def test_a_file_not_reached_is_left_to_the_ingest(tmp_path):
     files = _files(tmp_path / "in", 2)
     release = []
 
-    def slow(path: Path, facts):  # the thread is still on the first file
+    def slow(path: Path, facts):  # the thread is held on the first file
         while not release:
             time.sleep(0.01)
         return read_ahead(path, facts)
 
     ahead = Readahead(files, slow)
     try:
-        while ahead._files[files[1].absolute()].facts_state != 2:
+        while ahead._files[files[0].absolute()].rows_state != 1:  # parsing the first
             time.sleep(0.01)
-        assert ahead.rows(files[1]) is None  # not reached: the ingest reads it itself
+        # not reached: the ingest hashes and reads it itself, now
+        assert ahead.facts(files[1]) is None and ahead.rows(files[1]) is None
         release.append(True)
         assert ahead.rows(files[0]) is not None  # being read: waited for
         _wait_done(ahead)
-        assert ahead._files[files[1].absolute()].rows is None, "not read twice"
+        second = ahead._files[files[1].absolute()]
+        assert second.facts is None and second.rows is None, "not read twice"
     finally:
         ahead.close()
 

@@ -11,9 +11,22 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vru.geo.crs import to_bng, to_wgs84
 from vru.geo.lookup import AreaIndex, LayeredLookup, LsoaLookup
 from vru.geo.lsoa_years import bridge_table, to_2011
+
+
+def to_bng(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # pyproj loads on the first projection (the background writer's, at ingest), not with
+    # the module: it is a tenth of a second of every command's start-up otherwise
+    from vru.geo.crs import to_bng as project
+
+    return project(lon, lat)
+
+
+def to_wgs84(e: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from vru.geo.crs import to_wgs84 as project
+
+    return project(e, n)
 
 # an index of the caller's own areas, or (default) the shipped LSOAs of England and Wales
 Index = AreaIndex | LsoaLookup | LayeredLookup

@@ -40,7 +40,6 @@ from vru.lake.store import Store, writer_properties
 from vru.lake.tables import INGEST_LOG, SPECS, TableSpec, content_columns
 from vru.sources.base import QUARANTINE_SCHEMA, Problem, SourceError
 from vru.sources.canonical import conform, repeat
-from vru.sources.csvfile import FileFacts
 from vru.sources.readahead import Readahead
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
@@ -125,7 +124,6 @@ class Batch:
         self.targets: dict[str, _Target] = {}
         self._staged: set[str] = set()
         self._arrow: dict[str, pa.Table] = {}  # tables staged as Arrow (`stage_arrow`)
-        self.facts: dict[Path, Future[FileFacts]] = {}  # byte facts being computed ahead
         self.ahead: Readahead | None = None  # files read ahead of the batch, if any
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vru-write")
         self._pending: dict[str, Future] = {}  # table → its background append

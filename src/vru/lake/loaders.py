@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,7 +16,7 @@ from vru.sources.base import Problem, SourceError
 from vru.sources.contract import load_contract
 from vru.sources.csvfile import CsvInput, FileFacts, inspect_bytes
 from vru.sources.inputs import InputFile, expand
-from vru.sources.readahead import Readahead
+from vru.sources.readahead import Parse, Readahead
 
 Handler = Callable[[Batch, int, InputFile, Progress | None], None]
 
@@ -26,23 +24,29 @@ Handler = Callable[[Batch, int, InputFile, Progress | None], None]
 def _run(home: Path, paths: Iterable[str | Path], handler: Handler, actor: str | None,
          command: str, progress: Progress | None, suffixes: tuple[str, ...] = (".csv",),
          finish: Callable[[Batch], None] | None = None,
-         prefetch: bool = False, ahead: Readahead | None = None) -> IngestResult:
+         read_ahead: Parse | None = None, ahead: Readahead | None = None) -> IngestResult:
+    """Expand the paths, hand each file to ``handler``, then ``finish``, and commit.
+
+    With ``read_ahead``, the files' facts and rows are made by a `Readahead` thread in
+    file order while the batch works on earlier ones: ``ahead``, started by the caller
+    before this was called, else one of our own (zip members are added to it once
+    extracted).
+    """
     store = Store(home)
-    with Batch(store, actor, command, progress) as batch:
-        batch.ahead = ahead
-        files: list[InputFile] = []
-        for p in paths:  # one unreadable path must not stop the others
-            try:
-                files.extend(expand([p], batch.workdir, suffixes))
-            except SourceError as e:
-                batch.reject(batch.add_file(e.file), e)
-        # checksums and encodings of every file, computed in the background while the
-        # first files are read (by the reader ahead when there is one)
-        pool = (ThreadPoolExecutor(max(1, min(2, os.cpu_count() or 1)))
-                if prefetch and ahead is None else None)
-        try:
-            if pool:
-                batch.facts = {inp.path: pool.submit(inspect_bytes, inp.path) for inp in files}
+    own = ahead is None and read_ahead is not None
+    if own:
+        ahead = Readahead([], read_ahead)
+    try:
+        with Batch(store, actor, command, progress) as batch:
+            batch.ahead = ahead
+            files: list[InputFile] = []
+            for p in paths:  # one unreadable path must not stop the others
+                try:
+                    files.extend(expand([p], batch.workdir, suffixes))
+                except SourceError as e:
+                    batch.reject(batch.add_file(e.file), e)
+            if ahead is not None:
+                ahead.add([inp.path for inp in files])
             for inp in files:
                 idx = batch.add_file(inp.name)
                 try:
@@ -51,10 +55,10 @@ def _run(home: Path, paths: Iterable[str | Path], handler: Handler, actor: str |
                     batch.reject(idx, e)
             if finish:
                 finish(batch)
-        finally:
-            if pool:
-                pool.shutdown(wait=True, cancel_futures=True)
-        return batch.commit()
+            return batch.commit()
+    finally:
+        if own and ahead is not None:
+            ahead.close()
 
 
 STREET_CHUNK_BYTES = 64 << 20  # street files are read and committed in parts of about this
@@ -75,11 +79,10 @@ def _chunks(items: list, sizes: list[int], limit: int) -> list[list]:
 
 
 def _facts(batch: Batch, path: Path) -> FileFacts:
-    """Byte facts of an input file: read ahead, or computed ahead by `_run`, else now."""
+    """Byte facts of an input file: read ahead, else now."""
     if batch.ahead is not None and (facts := batch.ahead.facts(path)) is not None:
         return facts
-    fut = batch.facts.get(path)
-    return fut.result() if fut is not None else inspect_bytes(path)
+    return inspect_bytes(path)
 
 
 def _named(table: pa.Table, name: str) -> pa.Table:
@@ -110,7 +113,9 @@ def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = No
         wins.
     ahead
         Files already being read (`vru.sources.readahead.Readahead` with
-        `vru.sources.police_uk.read_ahead`): their facts and street rows are taken from it.
+        `vru.sources.police_uk.read_ahead`), e.g. by a face while the service loaded:
+        their facts and street rows are taken from it. Without it, the files are read
+        ahead from here on.
     """
     streets: list[tuple[int, InputFile]] = []
 
@@ -165,7 +170,7 @@ def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = No
             if not chunk:
                 continue
             rows, counts, problems, errors = police_uk.read_street(
-                batch.con, chunk, force, ready=ahead.rows if ahead else None)
+                batch.con, chunk, force, ready=batch.ahead.rows if batch.ahead else None)
             for name, err in errors.items():
                 batch.reject(by_name[name], err)
             for name, n in counts.items():
@@ -182,7 +187,7 @@ def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = No
             batch.flush("incidents")
 
     return _run(home, paths, one, actor, command, progress, finish=street_files,
-                prefetch=True, ahead=ahead)
+                read_ahead=police_uk.read_ahead, ahead=ahead)
 
 
 def _force_extract_file(batch: Batch, idx: int, inp: InputFile,

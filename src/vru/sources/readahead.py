@@ -75,16 +75,30 @@ class Readahead:
     def __init__(self, paths: Sequence[str | Path], parse: Parse | None = None, *,
                  suffixes: tuple[str, ...] = (".csv",), budget: int = BUDGET) -> None:
         self._files: dict[Path, _File] = {}
-        for p in _plain_files(paths, suffixes):
-            with contextlib.suppress(OSError):
-                self._files.setdefault(p.absolute(), _File(p, _stamp(p)))
+        self._order: list[_File] = []
         self._parse = parse
         self._budget = budget
         self._held = 0
         self._closed = False
         self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._work, name="vru-readahead", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        self.add(_plain_files(paths, suffixes))
+
+    def add(self, paths: Sequence[Path]) -> None:
+        """Read these files too, after those listed (a file listed already is kept)."""
+        with self._cond:
+            if self._closed:
+                return
+            for p in paths:
+                key = Path(p).absolute()
+                if key not in self._files:
+                    with contextlib.suppress(OSError):
+                        self._files[key] = _File(Path(p), _stamp(Path(p)))
+                        self._order.append(self._files[key])
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._work, name="vru-readahead",
+                                                daemon=True)
+                self._thread.start()
 
     # -- the background thread ----------------------------------------------------------
     def _take(self, f: _File, step: str) -> bool:
@@ -100,7 +114,14 @@ class Readahead:
             return True
 
     def _work(self) -> None:
-        for f in list(self._files.values()):
+        i = 0
+        while True:
+            with self._cond:
+                if i >= len(self._order) or self._closed:
+                    self._thread = None  # the next add starts another
+                    return
+                f = self._order[i]
+            i += 1
             if self._take(f, "facts"):
                 facts: FileFacts | SourceError | None
                 try:
