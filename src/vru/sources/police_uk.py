@@ -179,9 +179,11 @@ def _doubles(con: duckdb.DuckDBPyConnection, texts: pa.Array) -> np.ndarray:
         return np.asarray(pc.cast(given, pa.float64()).fill_null(np.nan), dtype=float)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
-    got = con.execute("SELECT try_cast(v AS DOUBLE) AS x FROM (SELECT unnest(?) AS v)",
-                      [texts.to_pylist()]).fetchnumpy()["x"]
-    return np.ma.filled(np.ma.asarray(got, dtype=float), np.nan)
+    # one list in, one list out: the answers keep the texts' order whatever the engine's
+    # settings on row order
+    got = con.execute("SELECT list_transform(?::VARCHAR[], lambda v: try_cast(v AS DOUBLE))",
+                      [texts.to_pylist()]).fetchall()[0][0]
+    return np.array([np.nan if x is None else x for x in got], dtype=float)
 
 
 def _street_rows(con: duckdb.DuckDBPyConnection, table: pa.Table | None,
