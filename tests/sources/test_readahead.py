@@ -159,3 +159,24 @@ def test_the_cli_starts_reading_before_the_service_loads():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env={**os.environ, "PYTHONPATH": SRC}).stdout
     assert out.strip() == "[]"
+
+
+def test_closing_while_a_file_is_parsed_drops_it(tmp_path):
+    # a refused ingest closes the reader while it may be in the middle of a file: what that
+    # file gives must not be kept
+    files = _files(tmp_path / "in", 2)
+    release = []
+
+    def slow(path: Path, facts):
+        while not release:
+            time.sleep(0.01)
+        return read_ahead(path, facts)
+
+    ahead = Readahead(files, slow)
+    while ahead._files[files[0].absolute()].rows_state != 1:
+        time.sleep(0.01)
+    ahead.close()
+    release.append(True)
+    _wait_done(ahead)
+    assert all(f.rows is None for f in ahead._files.values()) and ahead._held == 0
+    assert ahead.rows(files[0]) is None

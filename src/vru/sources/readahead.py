@@ -143,7 +143,8 @@ class Readahead:
             except Exception:  # noqa: BLE001 - anything else: the ingest reads it itself
                 rows = None
             with self._cond:
-                f.rows, f.rows_state = rows, _DONE
+                # closed meanwhile (a refused ingest): what was parsed is dropped, not kept
+                f.rows, f.rows_state = (None if self._closed else rows), _DONE
                 if rows is not None and not self._closed:
                     f.held = f.stamp[0]
                     self._held += f.held
