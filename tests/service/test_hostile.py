@@ -602,3 +602,20 @@ def test_a_refused_ingest_drops_what_was_read_ahead(world, tmp_path):
     assert ahead._closed and ahead._held == 0
     assert all(f.rows is None for f in ahead._files.values())
     assert world.owner.tables() == before
+
+
+@pytest.mark.parametrize("user", ["vic", "tia"])
+def test_cli_ingest_refused_for_a_restricted_role(world, tmp_path, user):
+    # the CLI starts reading the files before the service decides: the refusal still holds,
+    # says so, and no table moves
+    path = tmp_path / "2018-11-thames-valley-street.csv"
+    path.write_text("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,"
+                    "LSOA code,LSOA name,Crime type,Last outcome category,Context\n" + "".join(
+                        f"{i:064x},2018-11,Thames Valley Police,Thames Valley Police,-0.971,"
+                        "51.456,On or near Broad Street,E01016466,Reading 011A,Robbery,,\n"
+                        for i in range(30)))
+    before = world.owner.tables()
+    run = world.cli(user, "ingest", "police-uk", str(path), "--json")
+    assert run.returncode == 3, run.stderr
+    assert "denied" in run.stderr
+    assert world.owner.tables() == before

@@ -10,6 +10,7 @@ from typing import Any
 from vru.governance import audit
 from vru.governance.errors import GovernanceError
 from vru.lake import loaders
+from vru.service import readahead
 from vru.service.errors import BadRequest, Denied
 from vru.service.session import Session
 from vru.sources.base import SourceError
@@ -27,12 +28,11 @@ class IngestKind:
     loader: Callable[..., Any]
     tables: tuple[str, ...]
     summary: str
-    reads_ahead: bool = False  # takes files read ahead (vru.service.readahead.PARSERS)
 
 
 KINDS: dict[str, IngestKind] = {k.name: k for k in (
     IngestKind("police-uk", loaders.ingest_police_uk, ("incidents", "outcomes", "stop_search"),
-               "data.police.uk street, outcomes and stop-and-search files", reads_ahead=True),
+               "data.police.uk street, outcomes and stop-and-search files"),
     IngestKind("force-extract", loaders.ingest_force_extract, ("incidents",),
                "a police force's crime extract"),
     IngestKind("istv", loaders.ingest_istv, ("ed_assaults",),
@@ -81,7 +81,7 @@ def _ingest(session: Session, kind: str, paths: Sequence[Path], *,
         if kind != "police-uk":
             raise BadRequest("--force names the force of data.police.uk files only")
         extra["force"] = force
-    if ahead is not None and spec.reads_ahead:
+    if ahead is not None and kind in readahead.PARSERS:  # its loader takes files read ahead
         extra["ahead"] = ahead
     for t in tables:
         session.decide("write", t, purpose=purpose,
