@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from vru.sources.csvfile import FileFacts
+from vru.sources.pyarrow_pandas import skip_pandas_probe
 from vru.sources.readahead import Readahead
 
 #: ingest kind → "module:function" that parses one of its files as the ingest would
@@ -21,11 +22,16 @@ PARSERS = {"police-uk": "vru.sources.police_uk_layout:read_ahead"}
 
 
 def start(kind: str, paths: Sequence[str | Path]) -> Readahead | None:
-    """A `Readahead` of ``paths`` for an ingest of ``kind``; None for other kinds."""
+    """A `Readahead` of ``paths`` for an ingest of ``kind``; None for other kinds.
+
+    Only a face's process calls this, for a command that makes no pandas object: so pyarrow
+    is kept from importing pandas (`vru.sources.pyarrow_pandas`) before the reader starts.
+    """
     target = PARSERS.get(kind)
     if target is None:
         return None
     module, name = target.split(":")
+    skip_pandas_probe()
 
     def parse(path: Path, facts: FileFacts) -> Any:
         # imported by the reading thread: the parser's modules load while the rest does
