@@ -304,7 +304,9 @@ def read_file(inp: CsvInput, columns: Mapping[str, Sequence[str]], required: Seq
                 include_columns=list(wanted.values()),
                 column_types={c: dict_type if canon in dictionary else text
                               for canon, c in wanted.items()},
-                strings_can_be_null=False, quoted_strings_can_be_null=False))
+                strings_can_be_null=False, quoted_strings_can_be_null=False,
+                # inspect_bytes validated the bytes (or Arrow transcoded them): once is enough
+                check_utf8=False))
     except (pa.ArrowInvalid, UnicodeDecodeError) as e:
         raise SourceError(inp.path, f"cannot be read as CSV: {str(e).splitlines()[0]}. Is a "
                           "quoted field left open?") from None
