@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 from vru.sources.csvfile import _Utf8, inspect_bytes
 
 pieces = st.one_of(st.text(max_size=6).map(str.encode),
-                   st.sampled_from([b"\xff", b"\xc3", b"\xe2\x82", b"\xed\xa0\x80", b"\xf0\x9f"]))
+                   st.sampled_from([b"\xff", b"\xc3", b"\xe2\x82", b"\xed\xa0\x80", b"\xf0\x9f",
+                                    # ASCII blocks take a short cut; a BOM may open one
+                                    b"\xef\xbb\xbf", b"\xef\xbb", b"a,b\n", b"\x7f"]))
 
 
 @settings(max_examples=400, deadline=None)
@@ -28,6 +30,19 @@ def test_streamed_check_equals_decoding_whole(parts, cuts):
     except UnicodeDecodeError:
         whole = False
     assert check.finish() == whole
+
+
+def test_a_cut_character_is_not_completed_across_an_ascii_block():
+    # "\xc3" + "ab" + "\xa9" is not UTF-8, though "\xc3\xa9" (é) would be: the ASCII block
+    # between the halves must not be skipped as plain ASCII
+    check = _Utf8()
+    for block in (b"x\xc3", b"ab", b"\xa9"):
+        check.feed(memoryview(block))
+    assert not check.finish()
+    ok = _Utf8()
+    for block in (b"\xef\xbb\xbfab", b"c\xc3", b"\xa9d"):
+        ok.feed(memoryview(block))
+    assert ok.finish()
 
 
 def test_facts_of_a_large_file(tmp_path, monkeypatch):
