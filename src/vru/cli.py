@@ -102,7 +102,9 @@ def _signed_in(home: Path, user: str | None) -> Session:
     from vru.service import open_session
 
     with _door():
-        return open_session(home, user=user, password=password)
+        s = open_session(home, user=user, password=password)
+    gc.freeze()  # the service's modules, loaded by now, out of the collector's sight too
+    return s
 
 
 @app.callback()
