@@ -39,6 +39,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode="markdown",
+    # a crash must not print its frames' variables: passwords, rows about people
+    pretty_exceptions_show_locals=False,
 )
 ingest_app = typer.Typer(help="Load partner data into the lake (validated, quarantined, "
                          "versioned).", no_args_is_help=True)
@@ -1326,7 +1328,19 @@ def main() -> None:
     # scans while a command runs, and no final collection at exit (0.15-0.3 s of every
     # command's wall time, measured). Objects the command makes are collected as ever.
     gc.freeze()
-    app()
+    command = typer.main.get_command(app)
+    _hide_none_defaults(command)
+    command()
+
+
+def _hide_none_defaults(command: Any) -> None:
+    """No "[default: None]" in --help for options without a default (typer 0.15 prints
+    one, even on required options)."""
+    for param in command.params:
+        if param.default is None:
+            param.show_default = False
+    for sub in getattr(command, "commands", {}).values():
+        _hide_none_defaults(sub)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,59 @@
+"""The `vru` script as a user meets it: help that says only what is true, and a crash that
+prints no variables (they may hold a password or rows about people)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import typer
+
+from vru.cli import _hide_none_defaults, app
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+def _vru(code: str, *argv: str) -> subprocess.CompletedProcess:
+    run = f"import sys; sys.argv = ['vru', *sys.argv[1:]]\n{code}\nfrom vru.cli import main\nmain()"
+    return subprocess.run([sys.executable, "-c", run, *argv], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": SRC, "COLUMNS": "100"})
+
+
+def test_help_shows_no_default_of_none():
+    got = _vru("", "hotspots", "gistar", "--help")
+    assert got.returncode == 0, got.stderr
+    assert "[required]" in got.stdout and "[default: h3:9]" in got.stdout
+    assert "default: None" not in got.stdout
+
+
+def test_no_command_shows_a_default_of_none():
+    command = typer.main.get_command(app)
+    _hide_none_defaults(command)
+    shown = []
+
+    def walk(cmd: click.Command, path: str) -> None:
+        shown.extend(f"{path} {p.name}" for p in cmd.params
+                     if p.default is None and p.show_default)
+        for name, sub in getattr(cmd, "commands", {}).items():
+            walk(sub, f"{path} {name}")
+
+    walk(command, "vru")
+    assert shown == []
+    # options with a real default still show it
+    gistar = command.commands["hotspots"].commands["gistar"]
+    assert next(p for p in gistar.params if p.name == "cell").show_default is not False
+
+
+def test_a_crash_prints_no_local_variables():
+    code = ("from vru import cli\n"
+            "@cli.app.command('boom')\n"
+            "def boom() -> None:\n"
+            "    password = 'hunter2-' + 'secret'\n"
+            "    raise RuntimeError('unexpected: ' + str(len(password)))\n")
+    got = _vru(code, "boom")
+    assert got.returncode != 0
+    assert "RuntimeError: unexpected: 14" in got.stderr
+    assert "hunter2-secret" not in got.stderr + got.stdout
