@@ -25,8 +25,7 @@ FACES = {"cli", "web", "report", "__init__", "__main__"}
 #: Rooms of one floor that may use each other, one way only (no circle): the CLI starts the
 #: web server and writes the briefing, both faces over the same service.
 SIDEWAYS = {("cli", "web"), ("cli", "report"),
-            ("sources", "geo"), ("sources", "governance"), ("governance", "geo"),
-            ("lake", "synth"), ("synth", "lake")}
+            ("sources", "geo"), ("sources", "governance"), ("governance", "geo")}
 
 
 def _room(module: str) -> str:
