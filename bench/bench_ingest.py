@@ -141,7 +141,7 @@ def relocate(files: list[Path], districts: int, seed: int = 0) -> str:
 CLI = """
 import json, subprocess, sys, time, resource
 t = time.perf_counter()
-out = subprocess.run([sys.executable, "-m", "vru.cli", "--home", sys.argv[1], "ingest",
+out = subprocess.run([sys.executable, "-m", "vru", "--home", sys.argv[1], "ingest",
                       "police-uk", *sys.argv[2:], "--json"], check=True,
                      capture_output=True, text=True).stdout
 secs = time.perf_counter() - t

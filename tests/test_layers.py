@@ -18,13 +18,14 @@ FLOORS = {
     "lake": 2, "synth": 2,
     "analysis": 3,
     "service": 4,
-    "cli": 5, "web": 5, "report": 5, "__init__": 5, "__main__": 5,
+    "cli": 5, "web": 5, "report": 5, "launch": 5, "__init__": 5, "__main__": 5,
 }
 #: Faces reach the lake, the analyses and governance only through the service.
-FACES = {"cli", "web", "report", "__init__", "__main__"}
+FACES = {"cli", "web", "report", "launch", "__init__", "__main__"}
 #: Rooms of one floor that may use each other, one way only (no circle): the CLI starts the
-#: web server and writes the briefing, both faces over the same service.
-SIDEWAYS = {("cli", "web"), ("cli", "report"),
+#: web server and writes the briefing, both faces over the same service; the script
+#: (`launch`, and ``python -m vru``) starts the CLI.
+SIDEWAYS = {("cli", "web"), ("cli", "report"), ("launch", "cli"), ("__main__", "launch"),
             ("sources", "geo"), ("sources", "governance"), ("governance", "geo")}
 
 

@@ -1,0 +1,5 @@
+"""``python -m vru``: the `vru` script."""
+
+from vru.launch import main
+
+main()
