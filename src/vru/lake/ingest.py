@@ -127,7 +127,10 @@ class Batch:
         self.ahead: Readahead | None = None  # files read ahead of the batch, if any
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vru-write")
         self._pending: dict[str, Future] = {}  # table → its background append
-        self._geo_pending: set[str] = set()  # Arrow-staged tables whose geography is to do
+        # Arrow-staged table → its rows with their geography, made in the background from
+        # the moment they are staged: while the diff runs and the part before is written
+        self._geo_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vru-geo")
+        self._geo: dict[str, Future] = {}
         self._written: dict[str, int] = {}  # table → version this batch committed
         self._staging = store.home / "_staging" / self.batch_id
         self.con: duckdb.DuckDBPyConnection | None = None
@@ -163,6 +166,7 @@ class Batch:
 
     def __exit__(self, *exc) -> None:
         self._pool.shutdown(wait=True)  # a part being written is committed or not, whole
+        self._geo_pool.shutdown(wait=True, cancel_futures=True)
         if self.con is not None:
             with contextlib.suppress(Exception):
                 self.con.close()
@@ -252,12 +256,13 @@ class Batch:
         if table in self._staged:
             raise RuntimeError(f"{table}: stage_arrow takes a flush's rows in one call")
         spec = self.targets[table].spec
-        self._geo_pending.add(table)
         n = rows.num_rows
         rows = rows.set_column(rows.column_names.index("batch_id"), "batch_id",
                                repeat(self.batch_id, n))
         rows = rows.select([*spec.schema.names, "_file"]).append_column(
             "_rid", pa.array(np.arange(n, dtype=np.int64)))
+        self._geo[table] = self._geo_pool.submit(
+            lambda: enrich_arrow(None, rows, self.lsoa_index))
         self._arrow[table] = rows
         self.con.register(f"s_{table}", rows)
         self._staged.add(table)
@@ -284,7 +289,9 @@ class Batch:
         v = self._apply(self.con, self.targets[table])
         if v is not None:
             self._written[table] = v
-        self._geo_pending.discard(table)
+        unused = self._geo.pop(table, None)  # nothing was written (all duplicates)
+        if unused is not None:
+            unused.cancel()
         if self._arrow.pop(table, None) is not None:
             self.con.unregister(f"s_{table}")
         else:
@@ -449,10 +456,10 @@ class Batch:
 
     def _ensure_geo(self, table: str) -> None:
         """Complete the geography of rows staged in Arrow, where a diff or write needs it."""
-        if table in self._geo_pending:
-            self._arrow[table] = enrich_arrow(self.con, self._arrow[table], self.lsoa_index)
+        geo = self._geo.pop(table, None)
+        if geo is not None:
+            self._arrow[table] = geo.result()
             self.con.register(f"s_{table}", self._arrow[table])
-            self._geo_pending.discard(table)
 
     def _confirm_updates(self, con: duckdb.DuckDBPyConnection, tgt: _Target, rid: str
                          ) -> None:
@@ -482,10 +489,16 @@ class Batch:
                                   ).fetchall()[0]
         return total == kept
 
+    def _rejected(self) -> list[int]:
+        return [i for i, f in enumerate(self.files) if f.status == "rejected"]
+
     def _arrow_rows(self, spec: TableSpec) -> pa.Table:
         """The live rows staged in Arrow, as the table's columns (encodings kept)."""
-        arrow = self._arrow[spec.name]
-        rejected = [i for i, f in enumerate(self.files) if f.status == "rejected"]
+        return self._live(spec, self._arrow[spec.name], self._rejected())
+
+    @staticmethod
+    def _live(spec: TableSpec, arrow: pa.Table, rejected: list[int]) -> pa.Table:
+        """``arrow`` without the rows of ``rejected`` files, as ``spec``'s columns."""
         if rejected:
             arrow = arrow.filter(pc.invert(pc.is_in(arrow["_file"],
                                                     pa.array(rejected, pa.int32()))))
@@ -518,13 +531,13 @@ class Batch:
         if spec.name not in self._arrow or not all_kept:
             return self.store.write(spec, self._rows(con, spec, live, keep, all_kept),
                                     mode="append", metadata=meta)
-        direct = self._arrow_rows(spec)
-        geo = spec.name in self._geo_pending
+        staged, geo = self._arrow[spec.name], self._geo.pop(spec.name, None)
+        rejected = self._rejected()
         store = self.store
 
         def write() -> int:
-            return store.write(spec, enrich_arrow(None, direct, self.lsoa_index) if geo else direct,
-                               "append", None, meta)
+            rows = staged if geo is None else geo.result()
+            return store.write(spec, self._live(spec, rows, rejected), "append", None, meta)
 
         self._pending[spec.name] = self._pool.submit(write)
         return None
