@@ -160,20 +160,20 @@ def test_bad_files_are_rejected_and_the_rest_ingested(home, tmp_path, street_mon
 
 def test_cli_json_contract_and_sql_csv(home, tmp_path, street_month_text):
     p = month_file(tmp_path, street_month_text)
-    run = subprocess.run([sys.executable, "-m", "vru.cli", "--home", str(home), "ingest",
+    run = subprocess.run([sys.executable, "-m", "vru", "--home", str(home), "ingest",
                           "police-uk", str(p), "--json"], capture_output=True, text=True,
                          check=True)
     summary = json.loads(run.stdout)
     assert {"rows_in", "accepted", "quarantined", "duplicates", "tables"} <= set(summary)
     assert summary["tables"]["incidents"] == 0
-    run = subprocess.run([sys.executable, "-m", "vru.cli", "--home", str(home), "sql",
+    run = subprocess.run([sys.executable, "-m", "vru", "--home", str(home), "sql",
                           "SELECT source, source_ref, month, category, lsoa11cd, easting, "
                           "northing, lon, lat FROM incidents WHERE lon IS NOT NULL LIMIT 5",
                           "--format", "csv"], capture_output=True, text=True, check=True)
     rows = list(csv.DictReader(io.StringIO(run.stdout)))
     assert len(rows) == 5 and rows[0]["source"] == "police_uk"
     assert 300_000 < float(rows[0]["easting"]) < 600_000
-    bad = subprocess.run([sys.executable, "-m", "vru.cli", "--home", str(home), "sql",
+    bad = subprocess.run([sys.executable, "-m", "vru", "--home", str(home), "sql",
                           "DELETE FROM incidents"], capture_output=True, text=True)
     assert bad.returncode == 2 and "read-only" in bad.stderr
 

@@ -195,13 +195,14 @@ class World:
 
     def cli(self, user: str | None, *args: str, stdin: str | None = None,
             **env: str) -> subprocess.CompletedProcess:
-        """The real CLI on this home as ``user`` (None: the home's owner)."""
+        """The real `vru` script (`vru.launch`) on this home as ``user`` (None: the home's
+        owner)."""
         base = {k: v for k, v in os.environ.items()
                 if not k.startswith("VRU_")}
         base["PYTHONPATH"] = SRC
         if user is not None:
             base.update(VRU_USER=user, VRU_PASSWORD=PW)
-        return subprocess.run([sys.executable, "-m", "vru.cli", "--home", str(self.home),
+        return subprocess.run([sys.executable, "-m", "vru", "--home", str(self.home),
                                *args], input=stdin, capture_output=True, text=True,
                               env={**base, **env}, timeout=300)
 
