@@ -289,7 +289,7 @@ class Batch:
         v = self._apply(self.con, self.targets[table])
         if v is not None:
             self._written[table] = v
-        unused = self._geo.pop(table, None)  # nothing was written (all duplicates)
+        unused = self._geo.pop(table, None)  # no row of the part was written: not needed
         if unused is not None:
             unused.cancel()
         if self._arrow.pop(table, None) is not None:
