@@ -10,7 +10,7 @@ import shapely
 
 from vru.geo.boundaries import load_lsoa
 from vru.geo.crs import to_wgs84
-from vru.lake.enrich import enrich_arrow, enrich_select
+from vru.lake.enrich import PointMemo, enrich_arrow, enrich_select
 from vru.sources.canonical import INCIDENTS
 
 READING = (-0.9731, 51.4543)  # Reading town centre, E01016466 area
@@ -93,3 +93,28 @@ def test_rows_of_other_forces_get_their_lsoa_with_no_set_up(districts):
     assert {r["geo_status"] for r in got[:-1]} == {"ok"}
     assert got[-1]["geo_status"] == "outside_boundaries" and got[-1]["lsoa11cd"] is None
     assert same(got, plain(engine(t)))
+
+
+def test_a_memo_answers_as_a_fresh_lookup_part_after_part(wgs_rows):
+    # a batch's parts repeat most points: the memo answers those, and must answer the same
+    memo = PointMemo()
+    first = plain(enrich_arrow(None, wgs_rows, memo=memo))
+    assert first == plain(enrich_arrow(None, wgs_rows))
+    shifted = rows([{"lon": READING[0] + 0.01, "lat": READING[1]},   # new point
+                    {"lon": READING[0], "lat": READING[1]},          # known point
+                    {"lon": PARIS[0], "lat": PARIS[1]}, {}])         # known, outside
+    assert same(plain(enrich_arrow(None, shifted, memo=memo)),
+                plain(enrich_arrow(None, shifted)))
+    # grid references are a system of their own: a lon/lat answer is never reused for them
+    e, n = first[0]["easting"], first[0]["northing"]
+    bng = rows([{"easting": e, "northing": n}, {"easting": n, "northing": e}])
+    assert same(plain(enrich_arrow(None, bng, memo=memo)), plain(enrich_arrow(None, bng)))
+
+
+def test_a_full_memo_starts_again(wgs_rows, monkeypatch):
+    monkeypatch.setattr(PointMemo, "LIMIT", 2)
+    memo = PointMemo()
+    once = plain(enrich_arrow(None, wgs_rows, memo=memo))  # 3 distinct points > the limit
+    assert plain(enrich_arrow(None, wgs_rows, memo=memo)) == once
+    other = rows([{"lon": READING[0] + 0.01, "lat": READING[1]}])
+    assert same(plain(enrich_arrow(None, other, memo=memo)), plain(enrich_arrow(None, other)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from vru.lake.store import Store
+from vru.lake.store import Store, arrow_schema
 
 
 class ReadOnlyQuery(ValueError):
@@ -23,7 +23,7 @@ def register(con: duckdb.DuckDBPyConnection, store: Store, name: str,
     if dt is None:
         return False
     alias = alias or name
-    schema = dt.to_pyarrow_dataset().schema
+    schema = arrow_schema(dt)
     files = dt.file_uris()
     if not files:
         con.register(f"__empty_{alias}", schema.empty_table())

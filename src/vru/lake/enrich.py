@@ -114,14 +114,71 @@ def needs_bridge(con: duckdb.DuckDBPyConnection, src: str) -> bool:
         "AND lon IS NULL AND easting IS NULL").fetchall()[0][0])
 
 
+class PointMemo:
+    """What earlier parts of a batch learnt about their distinct points: the point in the
+    other coordinate system and its LSOA. Month after month a force's rows fall on the same
+    snapped map points, so each is projected and looked up once per batch, not per part.
+    Valid for one index (the batch's); one thread at a time."""
+
+    LIMIT = 2_000_000  # points kept; beyond it the memo starts again (bounded memory)
+
+    def __init__(self) -> None:
+        # per given system (True: lon/lat): the points as 16-byte keys, and their answers
+        self._keys: dict[bool, pa.Array] = {}
+        self._answers: dict[bool, tuple[np.ndarray, ...]] = {}
+
+    def locate(self, uniq: np.ndarray, wgs: bool, index: Index) -> tuple[np.ndarray, ...]:
+        """`_locate` of the distinct points ``uniq``, answering known ones from the memo."""
+        keys = _as_keys(uniq)
+        known = self._keys.get(wgs)
+        at = (np.full(len(uniq), -1, np.int64) if known is None else
+              np.asarray(pc.index_in(keys, value_set=known).fill_null(-1), dtype=np.int64))
+        new = np.flatnonzero(at < 0)
+        fresh = _locate(uniq[new], wgs, index)
+        if known is None or len(known) + len(new) > self.LIMIT:
+            self._keys[wgs], self._answers[wgs] = keys.take(pa.array(new)), fresh
+            at[new] = np.arange(len(new))
+        elif len(new):
+            at[new] = len(known) + np.arange(len(new))
+            self._keys[wgs] = pa.concat_arrays([known, keys.take(pa.array(new))])
+            self._answers[wgs] = tuple(np.concatenate([old, got]) for old, got in
+                                       zip(self._answers[wgs], fresh, strict=True))
+        return tuple(a[at] for a in self._answers[wgs])
+
+
+def _as_keys(points: np.ndarray) -> pa.Array:
+    """Complex points as 16-byte binary keys (hashed as their bytes)."""
+    points = np.ascontiguousarray(points, dtype=np.complex128)
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), points.size,
+                                                [None, pa.py_buffer(points.view(np.uint8))])
+
+
+def _locate(uniq: np.ndarray, wgs: bool, index: Index) -> tuple[np.ndarray, ...]:
+    """(lon, lat, easting, northing, LSOA code or None) of distinct points given in one
+    system (``wgs``: lon + i·lat, else easting + i·northing)."""
+    if not len(uniq):
+        empty = np.empty(0)
+        return empty, empty, empty, empty, np.empty(0, dtype=object)
+    if wgs:
+        lon, lat = uniq.real.copy(), uniq.imag.copy()
+        e, n = to_bng(lon, lat)
+    else:
+        e, n = uniq.real.copy(), uniq.imag.copy()
+        lon, lat = to_wgs84(e, n)
+    e, n = np.asarray(e, float), np.asarray(n, float)
+    return (np.asarray(lon, float), np.asarray(lat, float), e, n,
+            np.asarray(index.assign(e, n), dtype=object))
+
+
 def enrich_arrow(con: duckdb.DuckDBPyConnection | None, rows: pa.Table,
-                 index: Index | None = None) -> pa.Table:
+                 index: Index | None = None, memo: PointMemo | None = None) -> pa.Table:
     """``rows`` with their geography completed as `enrich_select` does, staying in Arrow.
 
     Points are factorised in numpy when every located row gives the same CRS (the bulk
-    sources do), so the answers for the distinct points are simply taken back per row.
-    Rows mixing systems are joined in DuckDB, on ``con`` or (None, e.g. from another
-    thread) a connection of their own.
+    sources do), so the answers for the distinct points are simply taken back per row,
+    and with ``memo`` (the same index every call) points of earlier calls are not worked
+    out again. Rows mixing systems are joined in DuckDB, on ``con`` or (None, e.g. from
+    another thread) a connection of their own.
     """
     index = index or AreaIndex.lsoa()
     n = rows.num_rows
@@ -136,16 +193,11 @@ def enrich_arrow(con: duckdb.DuckDBPyConnection | None, rows: pa.Table,
             with duckdb.connect() as own:
                 return _enrich_engine(own, rows, index)
         return _enrich_engine(con, rows, index)
-    key = lon + 1j * lat if has_wgs.any() else e + 1j * no
-    code, uniq = _distinct_points(key)
-    if has_wgs.any():
-        ulon, ulat = uniq.real.copy(), uniq.imag.copy()
-        ue, un = to_bng(ulon, ulat) if len(uniq) else (ulon, ulat)
-    else:
-        ue, un = uniq.real.copy(), uniq.imag.copy()
-        ulon, ulat = to_wgs84(ue, un) if len(uniq) else (ue, un)
-    pip = pa.array(index.assign(np.asarray(ue, float), np.asarray(un, float))
-                   if len(uniq) else [], pa.string())
+    wgs = bool(has_wgs.any())
+    code, uniq = _distinct_points(lon + 1j * lat if wgs else e + 1j * no)
+    ulon, ulat, ue, un, codes = (memo.locate(uniq, wgs, index) if memo is not None
+                                 else _locate(uniq, wgs, index))
+    pip = pa.array(codes, pa.string())
     located = code >= 0
     take = pa.array(np.where(located, code, 0)) if len(uniq) else None
 
@@ -203,9 +255,7 @@ def _distinct_points(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     given = np.ascontiguousarray(key[ok], dtype=np.complex128)
     if not given.size:
         return code, given
-    raw = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), given.size,
-                                               [None, pa.py_buffer(given.view(np.uint8))])
-    enc = pc.dictionary_encode(raw)
+    enc = pc.dictionary_encode(_as_keys(given))
     code[ok] = np.asarray(enc.indices)
     uniq = np.frombuffer(enc.dictionary.buffers()[1], dtype=np.complex128,
                          count=len(enc.dictionary)).copy()

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from vru.lake.store import Store
+from vru.lake.store import Store, arrow_schema
 from vru.lake.tables import SPECS
 
 #: Record keys are uniform on 0..KEY_MODULUS-1 (as in the ONS and ABS cell-key method).
@@ -121,7 +121,7 @@ class Events:
         dt = self.store.table(self.table, self.version)
         if dt is None:
             raise LookupError(f"no table {self.table!r} at version {self.version}")
-        schema = dt.to_pyarrow_dataset().schema
+        schema = arrow_schema(dt)
         if self.lsoa is not None and "lsoa11cd" not in schema.names:
             raise PermissionError(f"{self.table} has no lsoa11cd column, so it cannot be "
                                   f"limited to area {self.area!r}")

@@ -50,7 +50,7 @@ from vru.governance.identity import User, get_user
 from vru.governance.policy import ROLE_LEVEL, Decision, PolicyConfig, authorise
 from vru.governance.roles import Level, Role
 from vru.lake.engine import ReadOnlyQuery
-from vru.lake.store import Store
+from vru.lake.store import Store, arrow_schema
 
 #: Schema metadata keys of returned tables.
 META_VERSIONS = b"vru:table_versions"
@@ -119,7 +119,7 @@ def _view(store: Store, name: str, version: int | None, decision: Decision) -> _
     if dt is None:
         have = ", ".join(store.versions()) or "none yet"
         raise LookupError(f"no table {name!r} in the lake; tables: {have}")
-    schema = dt.to_pyarrow_dataset().schema
+    schema = arrow_schema(dt)
     rf = decision.row_filter
     if rf is not None and rf.column not in schema.names:
         raise AccessDenied(f"{name} has no {rf.column} column, so it cannot be limited to "

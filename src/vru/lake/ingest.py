@@ -35,7 +35,7 @@ from vru.geo.home_files import home_boundary_files
 from vru.geo.lookup import home_lookup
 from vru.governance.db import secure_home
 from vru.lake import engine
-from vru.lake.enrich import enrich_arrow, enrich_select, needs_bridge
+from vru.lake.enrich import PointMemo, enrich_arrow, enrich_select, needs_bridge
 from vru.lake.store import Store, writer_properties
 from vru.lake.tables import INGEST_LOG, SPECS, TableSpec, content_columns
 from vru.sources.base import QUARANTINE_SCHEMA, Problem, SourceError
@@ -131,6 +131,7 @@ class Batch:
         # the moment they are staged: while the diff runs and the part before is written
         self._geo_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vru-geo")
         self._geo: dict[str, Future] = {}
+        self._points = PointMemo()  # the geography of points met in earlier parts
         self._written: dict[str, int] = {}  # table → version this batch committed
         self._staging = store.home / "_staging" / self.batch_id
         self.con: duckdb.DuckDBPyConnection | None = None
@@ -262,7 +263,7 @@ class Batch:
         rows = rows.select([*spec.schema.names, "_file"]).append_column(
             "_rid", pa.array(np.arange(n, dtype=np.int64)))
         self._geo[table] = self._geo_pool.submit(
-            lambda: enrich_arrow(None, rows, self.lsoa_index))
+            lambda: enrich_arrow(None, rows, self.lsoa_index, self._points))
         self._arrow[table] = rows
         self.con.register(f"s_{table}", rows)
         self._staged.add(table)

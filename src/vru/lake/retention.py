@@ -47,7 +47,7 @@ from vru.governance.db import Database
 from vru.governance.identity import User
 from vru.governance.policy import authorise
 from vru.lake import engine
-from vru.lake.store import Store
+from vru.lake.store import Store, arrow_schema
 from vru.lake.tables import SPECS
 
 #: Table property (`Store.properties`) naming a partner table's date column, from its contract.
@@ -304,7 +304,7 @@ def _apply_one(store: Store, dataset: str, result: DatasetRetention, given: Mapp
         column = _date_column(store, dataset, given)
         result.date_column = column
         result.version_before = result.version_after = dt.version()
-        schema = dt.to_pyarrow_dataset().schema
+        schema = arrow_schema(dt)
         if column is None or column not in schema.names:
             result.skipped = (f"{dataset} has no date column to judge retention by (set the "
                               f"contract's date_column; table property {DATE_PROPERTY})")

@@ -26,7 +26,7 @@ from vru.governance.policy import Decision, PolicyConfig, authorise
 from vru.governance.roles import LEVEL_ORDER, Level, Role
 from vru.governance.settings import Settings
 from vru.lake.events import RECORD_IDENTIFIERS, Events
-from vru.lake.store import Store, identifier_columns
+from vru.lake.store import Store, arrow_schema, identifier_columns
 from vru.service.errors import AuditBroken, BadRequest, Denied, ServiceError, SignInError
 from vru.service.home import resolve_home
 
@@ -241,7 +241,7 @@ class Session:
         names = self._schemas.get((table, v))
         if names is None:
             dt = self._store.table(table, v)
-            names = dt.to_pyarrow_dataset().schema.names if dt is not None else []
+            names = arrow_schema(dt).names if dt is not None else []
             self._schemas[(table, v)] = names
         if permitted:
             hidden |= {c for c in names if c not in permitted}

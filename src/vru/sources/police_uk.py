@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vru.geo import lsoa_years
-from vru.sources import canonical
+from vru.sources import canonical, rowhash
 from vru.sources import values as v
 from vru.sources.base import GB_LAT, GB_LON, Problem, SourceError
 from vru.sources.csvfile import (
@@ -224,33 +224,23 @@ def _street_rows(con: duckdb.DuckDBPyConnection, table: pa.Table | None,
         ids, names, records = (a.take(pa.array(keep)) for a in (ids, names, records))
     n = len(ids)
     no_id = np.asarray(pc.equal(ids, ""), dtype=bool)
-    # the content as released, for change detection (DuckDB's 64-bit hash: a fast filter,
-    # the lake confirms a difference on the stored columns) and, for rows without a Crime
-    # ID (ASB), their key: the MD5 of the content, which must never change with a library
-    # version. Dictionary columns: the engine reads each distinct text once.
-    hashed = pa.table({
+    # the content as released, for change detection (DuckDB's 64-bit hash of the columns: a
+    # fast filter, the lake confirms a difference on the stored columns) and, for rows
+    # without a Crime ID (ASB), their key: the MD5 of the content, which must never change
+    # with a library version. Dictionary columns: each distinct text is hashed once.
+    hashed = {
         "fw": fw.column(keep, blank_null=False), "m": month.column(keep, blank_null=False),
         "ls": ls.column(keep, blank_null=False),
         "location": col["location"].column(keep, raw=True),
         "ct": ctype.column(keep, blank_null=False), "xs": xs.column(keep, blank_null=False),
         "ys": ys.column(keep, blank_null=False),
         "outcome": col["outcome"].column(keep, raw=True),
-        "context": col["context"].column(keep, raw=True), "nid": no_id})
-    con.register("_street", hashed)
-    order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
-    try:
-        con.execute("SET preserve_insertion_order = true")  # one answer per row, in order
-        got = con.sql("""
-            SELECT (hash(fw, m, ls, location, ct, xs, ys, outcome, context) >> 1)::BIGINT
-                   AS row_hash,
-                   CASE WHEN nid THEN left(md5(concat_ws(chr(31), fw, m, ls,
-                       coalesce(location, ''), ct, xs, ys, coalesce(outcome, ''),
-                       coalesce(context, ''))), 24) END AS hk
-            FROM _street""").to_arrow_table()
-    finally:
-        con.execute(f"SET preserve_insertion_order = {str(order).lower()}")
-        con.unregister("_street")
-    refs = _street_refs(ids, no_id, got["hk"].combine_chunks(), names)
+        "context": col["context"].column(keep, raw=True)}
+    row_hash = (rowhash.row_hashes(con, list(hashed.values())) >> np.uint64(1)).view(np.int64)
+    sel = pa.array(no_id)
+    hk = (rowhash.digests(con, pa.table({k: a.filter(sel) for k, a in hashed.items()}))
+          if no_id.any() else None)
+    refs = _street_refs(ids, no_id, hk, names)
     lsoa11, lsoa21 = lsoa_years.stated_columns(ls.column(keep))
     rx, ry, located = ((a if keep is None else a[keep]) for a in (rx, ry, located))
     given = {"source_ref": refs, "source_file": names, "source_line": records,
@@ -260,7 +250,7 @@ def _street_rows(con: duckdb.DuckDBPyConnection, table: pa.Table | None,
              "location": col["location"].column(keep), "lsoa11cd": lsoa11,
              "lsoa21cd": lsoa21, "outcome": col["outcome"].column(keep),
              "context": col["context"].column(keep),
-             "row_hash": got["row_hash"].combine_chunks(),
+             "row_hash": pa.array(row_hash),
              "source": canonical.repeat(SOURCE, n),
              "time_precision": canonical.repeat("month", n)}
     cols = [given[f.name] if f.name in given else pa.nulls(n, f.type)
@@ -311,15 +301,16 @@ def _quarantine(table: pa.Table, code: np.ndarray, problems: list[Problem], mont
                                 v.join_row([r[j] for r in raw])))
 
 
-def _street_refs(ids: pa.Array, no_id: np.ndarray, hk: pa.Array,
+def _street_refs(ids: pa.Array, no_id: np.ndarray, hk: pa.Array | None,
                  names: pa.DictionaryArray) -> pa.Array:
     """Each row's key: its Crime ID, else ``h:<content>:<ordinal>``, where the ordinal
-    numbers the repeats of the same content in the same file (0, 1, 2… in file order)."""
-    if not no_id.any():
+    numbers the repeats of the same content in the same file (0, 1, 2… in file order).
+    ``hk`` holds the content digests of the rows without an ID, in row order."""
+    if hk is None:
         return ids
     sel = pa.array(no_id)
     files = np.asarray(names.filter(sel).indices, dtype=np.int64)  # each row's file
-    hashes = pc.dictionary_encode(hk.filter(sel))
+    hashes = pc.dictionary_encode(hk)
     code = files * len(hashes.dictionary) + np.asarray(hashes.indices, dtype=np.int64)
     keys = pc.binary_join_element_wise(
         "h:", hashes.dictionary.take(hashes.indices), ":",
