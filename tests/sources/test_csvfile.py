@@ -48,7 +48,7 @@ def test_a_cut_character_is_not_completed_across_an_ascii_block():
 def test_facts_of_a_large_file(tmp_path, monkeypatch):
     import vru.sources.csvfile as csvfile
 
-    monkeypatch.setattr(csvfile, "BLOCK_SIZE", 7)  # every character cut somewhere
+    monkeypatch.setattr(csvfile, "INSPECT_BLOCK", 7)  # every character cut somewhere
     text = "Crime ID,Location\n" + "".join(f"{i},On or near Café Street £{i}\n" for i in range(50))
     p = tmp_path / "a.csv"
     p.write_bytes(text.encode())

@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 
 from vru.geo.lookup import AreaIndex, LayeredLookup, LsoaLookup
 from vru.geo.lsoa_years import bridge_table, to_2011
+from vru.sources.canonical import single
 
 
 def to_bng(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -209,7 +210,7 @@ def enrich_arrow(con: duckdb.DuckDBPyConnection | None, rows: pa.Table,
         return pa.DictionaryArray.from_arrays(
             rows_point, pa.array(np.asarray(values, float), from_pandas=True))
 
-    given = rows["lsoa11cd"].combine_chunks()
+    given = single(rows["lsoa11cd"])
     if take is not None:
         found = pc.if_else(pa.array(located), pip.take(take), pa.nulls(n, pa.string()))
     else:
@@ -222,7 +223,7 @@ def enrich_arrow(con: duckdb.DuckDBPyConnection | None, rows: pa.Table,
     lsoa = pc.coalesce(given, found) if pc.any(unfilled).as_py() else given
     if "lsoa21cd" in rows.column_names:
         # no point and only a 2021 code: the 2011 LSOA from the ONS best fit, where unique
-        stated21 = rows["lsoa21cd"].combine_chunks()
+        stated21 = single(rows["lsoa21cd"])
         bridge = pc.and_(pc.and_(pc.is_null(lsoa), pc.is_valid(stated21)),
                          pa.array(~located))
         if pc.any(bridge).as_py():

@@ -177,7 +177,7 @@ def ingest_police_uk(home: Path, paths: list[str | Path], actor: str | None = No
                 batch.count_read(by_name[name], n)
             for p in problems:
                 batch.quarantine(by_name[p.file], [p])
-            names = pc.dictionary_encode(rows["_name"]).combine_chunks()
+            names = canonical.single(pc.dictionary_encode(rows["_name"]))
             index = pa.array([by_name[n] for n in names.dictionary.to_pylist()], pa.int32())
             rows = rows.drop_columns(["_name"]).append_column(
                 "_file", index.take(names.indices) if rows.num_rows

@@ -24,6 +24,9 @@ from vru.sources.base import Problem, SourceError
 
 BLOCK_SIZE = 8 << 20  # bytes per parsed block: bounds memory, big enough for throughput
 _SNIFF = 1 << 16
+# bytes per step of the checksum and encoding pass: a block that stays in the CPU's cache
+# (8 MB blocks made it a third slower, 0.36 against 0.26 s for 226 MB)
+INSPECT_BLOCK = 1 << 20
 
 
 def normalise_header(name: str) -> str:
@@ -62,7 +65,7 @@ def inspect_bytes(path: str | Path) -> FileFacts:
     utf8 = _Utf8()
     cp1252_ok = True
     size = 0
-    buf = bytearray(BLOCK_SIZE)
+    buf = bytearray(INSPECT_BLOCK)
     with open(path, "rb") as f:
         n = f.readinto(buf)
         if b"\x00" in buf[:min(n, _SNIFF)]:

@@ -146,7 +146,7 @@ class _Distinct:
     """A dictionary-encoded column: each row's position among the distinct values."""
 
     def __init__(self, column: pa.ChunkedArray | pa.Array) -> None:
-        arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        arr = canonical.single(column)
         self.rows = np.asarray(arr.indices, dtype=np.int32)
         self.raw = arr.dictionary
         self.values = _trim(self.raw)
@@ -214,12 +214,11 @@ def _street_rows(con: duckdb.DuckDBPyConnection, table: pa.Table | None,
     code = np.zeros(table.num_rows, dtype=np.int8)
     for k in range(len(checks), 0, -1):
         code[checks[k - 1]] = k
-    ids = _trim(table["crime_id"].combine_chunks())
+    ids = _trim(canonical.single(table["crime_id"]))
     if code.any():
         _quarantine(table, code, problems, month, ctype, xs, ys, ls, x, y)
     keep = np.flatnonzero(code == 0) if code.any() else None
-    names = table["_name"].combine_chunks()
-    records = table["_record"].combine_chunks()
+    names, records = canonical.single(table["_name"]), canonical.single(table["_record"])
     if keep is not None:
         ids, names, records = (a.take(pa.array(keep)) for a in (ids, names, records))
     n = len(ids)

@@ -89,4 +89,4 @@ def digests(con: duckdb.DuckDBPyConnection, rows: pa.Table, width: int = 24) -> 
                           "FROM _dg").to_arrow_table()
     finally:
         con.unregister("_dg")
-    return got["d"].combine_chunks()
+    return got["d"].combine_chunks()  # the engine answers in chunks
