@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import click
+import pytest
 import typer
 
 from vru.cli import _hide_none_defaults, app
@@ -57,3 +58,43 @@ def test_a_crash_prints_no_local_variables():
     assert got.returncode != 0
     assert "RuntimeError: unexpected: 14" in got.stderr
     assert "hunter2-secret" not in got.stderr + got.stdout
+
+
+def _help(cmd: click.Command, *path: str) -> str:
+    ctx = click.Context(cmd, info_name="vru")
+    for name in path:
+        cmd = cmd.commands[name]
+        ctx = click.Context(cmd, info_name=name, parent=ctx)
+    return cmd.get_help(ctx)
+
+
+def test_a_command_is_built_alone_and_reads_as_in_the_whole_app():
+    from vru.cli import _narrowed
+
+    full = typer.main.get_command(app)
+    for name, cmd in full.commands.items():
+        for argv in ([name], ["--home", "h", "--user", "ann", name, "x"], ["--home=h", name]):
+            small = typer.main.get_command(_narrowed(app, argv))
+            assert list(small.commands) == [name]
+            assert [p.opts for p in small.params] == [p.opts for p in full.params]
+            assert _help(small, name) == _help(full, name)
+            for sub in getattr(cmd, "commands", {}):
+                assert _help(small, name, sub) == _help(full, name, sub)
+    # the options that take a value before the command are those the callback declares
+    from vru.cli import _GLOBAL_VALUES
+    assert sorted(o for p in full.params if not p.is_flag for o in p.opts) == sorted(
+        _GLOBAL_VALUES)
+
+
+@pytest.mark.parametrize("argv", [[], ["--help"], ["--home", "h"], ["ingets"], ["-h", "status"]])
+def test_the_whole_app_where_no_command_is_named(argv):
+    from vru.cli import _narrowed
+
+    assert _narrowed(app, argv) is app
+
+
+def test_a_misspelt_command_and_the_help_are_those_of_the_whole_app():
+    got = _vru("", "ingets", "police-uk")
+    assert got.returncode == 2 and "No such command 'ingets'" in got.stderr
+    listed = _vru("", "--help").stdout
+    assert all(name in listed for name in ("status", "ingest", "hotspots", "report"))
