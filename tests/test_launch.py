@@ -80,9 +80,37 @@ def test_an_ingest_hands_the_gil_round_sooner(argv, interval, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["vru", *argv])
     monkeypatch.setattr(readahead, "start_early", lambda *a: None)
     monkeypatch.setattr(vru.cli, "main", lambda: seen.append(sys.getswitchinterval()))
+    monkeypatch.setattr(vru.launch, "_leave", lambda code: None)  # not this test process
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
     try:
         vru.launch.main()
     finally:
         sys.setswitchinterval(before)
     assert seen == [pytest.approx(interval if interval else before)]
+
+
+def test_an_ingest_leaves_with_its_output_and_exit_code(tmp_path):
+    # the script skips the interpreter's teardown after an ingest: nothing may be lost
+    bad = tmp_path / "2018-01-x-street.csv"
+    bad.write_bytes(b"\x00\x01 not text")
+    got = subprocess.run([sys.executable, "-m", "vru", "--home", str(tmp_path / "home"),
+                          "ingest", "police-uk", str(MONTHS), str(bad), "--json"],
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": SRC})
+    assert got.returncode == 1, got.stderr  # a file was rejected
+    summary = json.loads(got.stdout.strip().splitlines()[-1])
+    assert summary["accepted"] > 10_000
+    assert [r["file"] for r in summary["rejected_files"]] == [str(bad)]
+    status = subprocess.run([sys.executable, "-m", "vru", "--home", str(tmp_path / "home"),
+                             "status"], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": SRC})
+    assert status.returncode == 0 and "incidents" in status.stdout
+
+
+def test_the_exit_code_python_would_give(monkeypatch):
+    import vru.launch
+
+    codes = []
+    monkeypatch.setattr(vru.launch.os, "_exit", codes.append)
+    for given in (None, 0, 2, "a message"):
+        vru.launch._leave(given)
+    assert codes == [0, 0, 2, 1]

@@ -9,6 +9,7 @@ them as ever, and a reader started for other files than it asks for is dropped u
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -57,4 +58,28 @@ def main() -> None:
         start_early(*found)
     from vru.cli import main as run
 
-    run()
+    if found is None:
+        run()
+        return
+    try:
+        run()  # the CLI ends by raising SystemExit, with its exit code
+    except SystemExit as done:
+        _leave(done.code)
+    _leave(0)
+
+
+def _leave(code: object) -> None:
+    """End an ingest now, without the interpreter's teardown.
+
+    By the time the CLI returns, the batch is committed, its threads joined, its scratch
+    removed and its audit entries written; what is left is freeing a run's worth of Arrow,
+    DuckDB and Python objects one by one, 0.15-0.3 s of a million-row ingest. Output is
+    flushed first; the exit code is the one Python would give.
+    """
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code if isinstance(code, int) else 0 if code is None else 1)
