@@ -4,8 +4,8 @@ A bulk reader's row hash (change detection: `vru.lake.ingest` compares it with t
 confirms a difference on the stored columns) is DuckDB's multi-column ``hash``. Over
 dictionary-encoded columns the engine still hashes every row's text; here each distinct
 text is hashed once, by the engine, and the rows only combine those numbers the way the
-engine does, in NumPy: a fifth of the time, and the same 64 bits (tested against the
-engine on real rows, nulls included).
+engine does, in NumPy: 35 against 50 ms of CPU per 260k street rows, and the same 64 bits
+(tested against the engine, nulls included; the shipped months' hashes are pinned).
 """
 
 from __future__ import annotations
