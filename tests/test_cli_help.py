@@ -81,9 +81,11 @@ def test_a_command_is_built_alone_and_reads_as_in_the_whole_app():
             for sub in getattr(cmd, "commands", {}):
                 assert _help(small, name, sub) == _help(full, name, sub)
     # the options that take a value before the command are those the callback declares
+    # (the script reads them too, before the CLI loads)
     from vru.cli import _GLOBAL_VALUES
-    assert sorted(o for p in full.params if not p.is_flag for o in p.opts) == sorted(
-        _GLOBAL_VALUES)
+    from vru.launch import _GLOBAL_VALUES as read_by_the_script
+    declared = sorted(o for p in full.params if not p.is_flag for o in p.opts)
+    assert declared == sorted(_GLOBAL_VALUES) == sorted(read_by_the_script)
 
 
 @pytest.mark.parametrize("argv", [[], ["--help"], ["--home", "h"], ["ingets"], ["-h", "status"]])

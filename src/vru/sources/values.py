@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vru.sources.base import GB_EASTING, GB_LAT, GB_LON, GB_NORTHING, Problem
+from vru.sources.canonical import single
 
 TS = pa.timestamp("us")
 DATETIME_FORMATS = "YYYY-MM-DD HH:MM[:SS], YYYY-MM-DDTHH:MM[:SS] or DD/MM/YYYY HH:MM[:SS]"
@@ -59,8 +60,7 @@ class TimeColumn(Column):
 
 def _strings(texts: Texts) -> pa.Array:
     """One contiguous, trimmed string array (nulls kept)."""
-    if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks() if texts.num_chunks != 1 else texts.chunk(0)
+    texts = single(texts)
     if not pa.types.is_string(texts.type) and not pa.types.is_large_string(texts.type):
         texts = texts.cast(pa.string())
     return pc.utf8_trim_whitespace(texts)
@@ -74,7 +74,7 @@ def mask(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
 def column(t: pa.Table, name: str) -> pa.Array:
     """Column ``name`` of a text batch as one trimmed string array; all empty if absent."""
     if name in t.column_names:
-        return pc.utf8_trim_whitespace(t[name].combine_chunks())
+        return pc.utf8_trim_whitespace(single(t[name]))
     return pa.array([""] * t.num_rows, type=pa.string())
 
 
@@ -250,8 +250,7 @@ def parse_integer(texts: Texts) -> Column:
 
 def _ts_numpy(ts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """Timestamps → (int64 microseconds, valid mask)."""
-    if isinstance(ts, pa.ChunkedArray):
-        ts = ts.combine_chunks()
+    ts = single(ts)
     valid = mask(ts.is_valid())
     raw = pc.fill_null(ts.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
     return raw, valid
@@ -278,15 +277,13 @@ def too_early_mask(ts: pa.Array | pa.ChunkedArray, year: int = EARLIEST_YEAR) ->
 
 def month_of(ts: pa.Array | pa.ChunkedArray) -> pa.Array:
     """``YYYY-MM`` of each timestamp (null stays null); formats each distinct month once."""
-    if isinstance(ts, pa.ChunkedArray):
-        ts = ts.combine_chunks()
+    ts = single(ts)
     d = pc.dictionary_encode(pc.floor_temporal(ts, unit="month"))
     return pc.take(pc.strftime(d.dictionary, format="%Y-%m"), d.indices)
 
 
 def _floats(a: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    if isinstance(a, pa.ChunkedArray):
-        a = a.combine_chunks()
+    a = single(a)
     return pc.cast(a, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
 
 
